@@ -1,0 +1,10 @@
+"""Primitives, one module per family; each op's forward sits beside its gradient rule.
+
+arithmetic  add sub mul div neg pow
+elementwise exp log tanh sigmoid relu cast
+reduction   sum mean max min
+shape       broadcast_to sum_to reshape transpose expand_dims squeeze concat split stack unstack
+indexing    getitem embedding where masked_fill
+linalg      matmul
+softmax     softmax log_softmax softmax_cross_entropy
+"""

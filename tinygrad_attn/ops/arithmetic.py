@@ -1,0 +1,107 @@
+"""add, sub, mul, div, neg, pow.
+
+Rules return gradients in the broadcast shape of the output; the engine sums them back
+to each input's shape, so no rule here mentions broadcasting.
+"""
+import numpy as np
+
+from ..engine import Function, Variable, as_operand
+
+
+def _operands(a, b):
+    """Two operands, at least one a Variable; a constant takes the Variable's float dtype."""
+    if isinstance(a, Variable):
+        return a, as_operand(b, a)
+    return as_operand(a, b), b
+
+
+def _check_broadcast(op, symbol, a, b):
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: {a.shape} {symbol} {b.shape}: shapes do not broadcast") from None
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, -gy
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return gy * b, gy * a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        gb = -gy * a / (b * b) if b.requires_grad else None
+        return gy / b, gb
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Pow(Function):
+    """x ** c; the exponent may be a constant or a differentiable Variable."""
+
+    def forward(self, x, c):
+        return x ** c
+
+    def backward(self, gy):
+        x, c = self.inputs
+        gx = gy * c * x ** (c - 1) if x.requires_grad else None
+        gc = gy * self.output() * log(x) if c.requires_grad else None
+        return gx, gc
+
+
+def _binary(cls, symbol):
+    op = cls.__name__.lower()
+
+    def apply(a, b):
+        a, b = _operands(a, b)
+        if a.shape != b.shape:
+            _check_broadcast(op, symbol, a, b)
+        return cls()(a, b)
+
+    apply.__name__ = op
+    apply.__doc__ = f"Elementwise a {symbol} b with NumPy broadcasting."
+    return apply
+
+
+add = _binary(Add, "+")
+sub = _binary(Sub, "-")
+mul = _binary(Mul, "*")
+div = _binary(Div, "/")
+pow = _binary(Pow, "**")  # noqa: A001 - the public name is F.pow
+
+
+def neg(x):
+    """-x."""
+    return Neg()(x)
+
+
+from .elementwise import log  # noqa: E402  (pow's rule needs log; log's module needs nothing here)

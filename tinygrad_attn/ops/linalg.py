@@ -1,0 +1,64 @@
+"""matmul with NumPy's full semantics: 1-D, 2-D, batched, and broadcast batch dims."""
+import numpy as np
+
+from ..engine import Function, Variable, as_operand
+from .shape import expand_dims, reshape, sum_to, swapaxes
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        if b.ndim == 2 and a.ndim > 2:  # one GEMM instead of a loop over the batch
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+        return a @ b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        if a.ndim == 1 and b.ndim == 1:
+            return gy * b, gy * a
+        # Lift 1-D operands to matrices (NumPy's own rule), so the output grad has the
+        # matrix form (..., M, N); undo the lift on the way out.
+        a2 = a if a.ndim > 1 else reshape(a, 1, -1)
+        b2 = b if b.ndim > 1 else reshape(b, -1, 1)
+        if a.ndim == 1:
+            gy = expand_dims(gy, -2)
+        if b.ndim == 1:
+            gy = expand_dims(gy, -1)
+        ga = gb = None
+        if a.requires_grad:
+            ga = matmul(gy, swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = reshape(sum_to(ga, a2.shape), a.shape)
+        if b.requires_grad:
+            if b2.ndim == 2 and a2.ndim > 2:  # sum over the batch inside one GEMM
+                K, N = b2.shape
+                gb = matmul(swapaxes(reshape(a2, -1, K), 0, 1), reshape(gy, -1, N))
+            else:
+                gb = matmul(swapaxes(a2, -1, -2), gy)
+            if b.ndim == 1:
+                gb = reshape(sum_to(gb, b2.shape), b.shape)
+        return ga, gb
+
+
+def matmul(a, b):
+    """a @ b as numpy.matmul, gradients included (batch dims broadcast and are summed back)."""
+    if isinstance(a, Variable):
+        b = as_operand(b, a)
+    else:
+        a = as_operand(a, b)
+    _check(a.shape, b.shape)
+    return MatMul()(a, b)
+
+
+def _check(sa, sb):
+    where = f"matmul: {sa} @ {sb}"
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError(f"{where}: operands must have at least one dimension")
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise ValueError(f"{where}: inner dimensions {k_a} and {k_b} differ")
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"{where}: batch dimensions {sa[:-2]} and {sb[:-2]} do not "
+                         "broadcast") from None

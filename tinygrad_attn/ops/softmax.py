@@ -1,0 +1,117 @@
+"""softmax, log_softmax, softmax_cross_entropy: stable for inputs of any magnitude
+(the max is subtracted before exp)."""
+import numpy as np
+
+from ..engine import Function, Variable
+from ._axes import normalize_axis
+from .reduction import sum as _sum
+
+
+class Softmax(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def attributes(self):
+        return {"axis": self.axis}
+
+    def forward(self, x):
+        y = np.exp(x - x.max(axis=self.axis, keepdims=True))
+        y /= y.sum(axis=self.axis, keepdims=True)
+        return y
+
+    def backward(self, gy):
+        y = self.output()
+        return y * (gy - _sum(gy * y, self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    op_name = "log_softmax"
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def attributes(self):
+        return {"axis": self.axis}
+
+    def forward(self, x):
+        return x - _logsumexp(x, self.axis)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy - exp(y) * _sum(gy, self.axis, keepdims=True)
+
+
+def _logsumexp(x, axis):
+    m = x.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+class SoftmaxCrossEntropy(Function):
+    """Mean over counted positions of -log softmax(logits)[target]."""
+
+    op_name = "softmax_cross_entropy"
+
+    def __init__(self, targets, axis, ignore_index):
+        self.axis = axis
+        self.ignore_index = ignore_index
+        self.counted = None if ignore_index is None else targets != ignore_index
+        t = targets if self.counted is None else np.where(self.counted, targets, 0)
+        self.targets = np.expand_dims(t, axis)
+        self.count = t.size if self.counted is None else int(self.counted.sum())
+
+    def attributes(self):
+        return {"axis": self.axis, "ignore_index": self.ignore_index}
+
+    def forward(self, x):
+        logp = np.take_along_axis(x, self.targets, self.axis) - _logsumexp(x, self.axis)
+        logp = logp.squeeze(self.axis)
+        if self.counted is not None:
+            logp = logp * self.counted
+        # an all-ignored batch has loss 0 (and gradient 0), not 0/0
+        return np.asarray(-logp.sum() / max(self.count, 1), dtype=x.dtype)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        onehot = np.zeros(x.shape, dtype=x.dtype)
+        np.put_along_axis(onehot, self.targets, 1, self.axis)
+        weight = np.full(self.targets.shape, 1.0 / max(self.count, 1), dtype=x.dtype)
+        if self.counted is not None:
+            weight *= np.expand_dims(self.counted, self.axis)
+        return (softmax(x, self.axis) - onehot) * (gy * weight)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along `axis`; finite for any finite input."""
+    (axis,) = normalize_axis(axis, x.ndim, "softmax")
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) computed as x - logsumexp(x): finite for any finite input."""
+    (axis,) = normalize_axis(axis, x.ndim, "log_softmax")
+    return LogSoftmax(axis)(x)
+
+
+def softmax_cross_entropy(logits, targets, axis=-1, ignore_index=None):
+    """Mean cross-entropy of integer `targets` under softmax(logits) along `axis`.
+
+    `targets` has logits' shape without `axis`. Positions whose target is `ignore_index`
+    count neither in the sum nor in the mean; if every position is ignored the loss is 0.
+    """
+    (axis,) = normalize_axis(axis, logits.ndim, "softmax_cross_entropy")
+    t = targets.data if isinstance(targets, Variable) else np.asarray(targets)
+    expected = logits.shape[:axis] + logits.shape[axis + 1:]
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: targets must be integers, got dtype {t.dtype}")
+    if t.shape != expected:
+        raise ValueError(f"softmax_cross_entropy: logits {logits.shape} (classes on axis {axis})"
+                         f" need targets of shape {expected}, got {t.shape}")
+    C = logits.shape[axis]
+    live = t if ignore_index is None else t[t != ignore_index]
+    if live.size and (live.min() < 0 or live.max() >= C):
+        bad = live.min() if live.min() < 0 else live.max()
+        raise IndexError(f"softmax_cross_entropy: target {bad} is outside [0, {C}) classes")
+    return SoftmaxCrossEntropy(t, axis, ignore_index)(logits)
+
+
+from .elementwise import exp  # noqa: E402
