@@ -187,13 +187,16 @@ def as_operand(x, like):
     """
     if isinstance(x, Variable):
         return x
-    dtype = like.dtype if _is_float(like.dtype) else None
-    if dtype is not None:
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "biufc":
-            raise TypeError(f"cannot mix {type(x).__name__} with a Variable")
-        x = arr.astype(dtype, copy=False)
-    return Variable(as_array(x), requires_grad=False)
+    dtype = like.data.dtype
+    if dtype.kind not in "fc":
+        dtype = None
+    try:
+        arr = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"cannot mix a {type(x).__name__} with a Variable") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"cannot mix a {type(x).__name__} with a Variable")
+    return _wrap(arr, None, 0, False)
 
 
 class Function:
@@ -217,18 +220,25 @@ class Function:
         single = not isinstance(ys, tuple)
         if single:
             ys = (ys,)
-        outputs = [Variable(y if isinstance(y, np.ndarray) else np.asarray(y),
-                            requires_grad=False) for y in ys]
-        if Config.enable_backprop and any(x.requires_grad for x in inputs):
-            self.generation = max(x.generation for x in inputs)
-            for y in outputs:
-                y.requires_grad = _is_float(y.data.dtype)
-                y.set_creator(self)
-            self.inputs = inputs
-            self.outputs = [weakref.ref(y) for y in outputs]
-            self.scope = _scope
-            if not single:
-                self.output_meta = [(y.shape, y.dtype) for y in ys]
+        if Config.enable_backprop:
+            for x in inputs:
+                if x.requires_grad:
+                    break
+            else:
+                x = None
+        else:
+            x = None
+        if x is None:  # nothing to record: constants in, constants out
+            outputs = [_wrap(y, None, 0, False) for y in ys]
+            return outputs[0] if single else outputs
+        gen = max([x.generation for x in inputs])
+        self.generation = gen
+        outputs = [_wrap(y, self, gen + 1, True) for y in ys]
+        self.inputs = inputs
+        self.outputs = [weakref.ref(y) for y in outputs]
+        self.scope = _scope
+        if not single:
+            self.output_meta = [(y.shape, y.dtype) for y in ys]
         return outputs[0] if single else outputs
 
     def output(self, i=0):
@@ -257,6 +267,23 @@ class Function:
         return f"<{self.name}({attrs})>"
 
 
+def _wrap(data, creator, generation, requires_grad):
+    """A Variable made by an op: skips __init__'s checks, which only user data needs."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    v = _new_variable(Variable)
+    v.data = data
+    v.name = None
+    v.grad = None
+    v.creator = creator
+    v.generation = generation
+    v.requires_grad = requires_grad and data.dtype.kind in "fc"
+    return v
+
+
+_new_variable = object.__new__
+
+
 def _seed_grad(y, grad, where):
     if not isinstance(y, Variable):
         raise TypeError(f"{where}: expected a Variable output, got {type(y).__name__}")
@@ -283,9 +310,6 @@ def _backprop(outputs, seeds, create_graph, keep):
     Gradients of intermediates are dropped as soon as their creator has consumed them,
     unless the Variable is in `keep` (`keep=None` keeps all).
     """
-    from .ops.shape import sum_to  # the one place broadcasting is undone
-    from .ops.elementwise import cast
-
     grads = {}
     heap = []
     seen = set()
@@ -368,3 +392,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, allow_unused=Fa
                                "outputs; pass allow_unused=True to get None for it")
         result.append(g)
     return result
+
+
+# The one place broadcasting (and dtype promotion) is undone; imported last because the
+# ops are built on the classes above.
+from .ops.shape import sum_to  # noqa: E402
+from .ops.elementwise import cast  # noqa: E402

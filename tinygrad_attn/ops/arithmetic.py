@@ -83,9 +83,11 @@ def _binary(cls, symbol):
 
     def apply(a, b):
         a, b = _operands(a, b)
-        if a.shape != b.shape:
+        try:
+            return cls()(a, b)
+        except ValueError:  # shapes are checked only on failure: no cost on the hot path
             _check_broadcast(op, symbol, a, b)
-        return cls()(a, b)
+            raise
 
     apply.__name__ = op
     apply.__doc__ = f"Elementwise a {symbol} b with NumPy broadcasting."

@@ -45,8 +45,13 @@ def matmul(a, b):
         b = as_operand(b, a)
     else:
         a = as_operand(a, b)
-    _check(a.shape, b.shape)
-    return MatMul()(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        _check(a.shape, b.shape)
+    try:
+        return MatMul()(a, b)
+    except ValueError:  # shapes are checked only on failure: no cost on the hot path
+        _check(a.shape, b.shape)
+        raise
 
 
 def _check(sa, sb):

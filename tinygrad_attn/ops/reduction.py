@@ -37,7 +37,8 @@ class Mean(_Reduction):
     def backward(self, gy):
         x = self.inputs[0]
         count = int(np.prod([x.shape[a] for a in self.axis]))
-        return self._spread(gy) * (1.0 / max(count, 1))
+        # (`max` here is this module's F.max, not the builtin: keep the count plain)
+        return self._spread(gy) * (1.0 / (count or 1))
 
 
 class Max(_Reduction):

@@ -3,7 +3,7 @@ unstack: ops that move numbers around without changing them, so each rule is the
 move."""
 import numpy as np
 
-from ..engine import Function, as_variable
+from ..engine import Function, Variable, as_operand, as_variable
 from ._axes import normalize_axis
 
 
@@ -54,13 +54,12 @@ def broadcast_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return as_variable(x)
+    if len(shape) < x.ndim:
+        raise ValueError(f"broadcast_to: cannot broadcast {x.shape} to {shape}")
     try:
-        np.broadcast_shapes(x.shape, shape)
-        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
-            raise ValueError
+        return BroadcastTo(shape)(x)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast {x.shape} to {shape}") from None
-    return BroadcastTo(shape)(x)
 
 
 def sum_to(x, shape):
@@ -68,11 +67,8 @@ def sum_to(x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return as_variable(x)
-    try:
-        ok = len(shape) <= x.ndim and np.broadcast_shapes(shape, x.shape) == x.shape
-    except ValueError:
-        ok = False
-    if not ok:
+    lead = x.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != t for s, t in zip(shape, x.shape[lead:])):
         raise ValueError(f"sum_to: cannot sum {x.shape} to {shape}: {shape} does not broadcast "
                          f"to {x.shape}")
     return SumTo(shape)(x)
@@ -105,26 +101,14 @@ def reshape(x, *shape):
     """x with a new shape (one entry may be -1); `reshape(x, 2, 3)` or `reshape(x, (2, 3))`."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(shape)
     if shape == x.shape:
         return as_variable(x)
-    return Reshape(_resolve_shape(shape, x.shape))(x)
-
-
-def _resolve_shape(shape, old):
-    """`shape` with its -1 filled in, or a clear error if it cannot hold `old`'s elements."""
-    size = int(np.prod(old))
-    unknown = [i for i, s in enumerate(shape) if s == -1]
-    known = int(np.prod([s for s in shape if s != -1]))
-    bad = len(unknown) > 1 or any(s < -1 for s in shape)
-    if not bad and unknown:
-        bad = known == 0 or size % known != 0
-        shape = tuple(size // known if s == -1 else s for s in shape) if not bad else shape
-    elif not bad:
-        bad = known != size
-    if bad:
-        raise ValueError(f"reshape: cannot reshape {old} ({size} elements) to {shape}")
-    return shape
+    try:
+        return Reshape(shape)(x)
+    except (ValueError, TypeError):  # checked only on failure: no cost on the hot path
+        raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) to "
+                         f"{shape}") from None
 
 
 def expand_dims(x, axis):
@@ -257,9 +241,16 @@ def _check_join(op, xs, axis, same_axis_len):
                                  f"input 0 has shape {ref}; they differ on axis {d}")
 
 
+def _join_operands(xs):
+    """Constants joined with Variables take the first Variable's float dtype, as in `x + c`."""
+    xs = list(xs)
+    like = next((x for x in xs if isinstance(x, Variable)), None)
+    return [as_variable(x) if like is None else as_operand(x, like) for x in xs]
+
+
 def concat(xs, axis=0):
     """Join `xs` along an existing axis."""
-    xs = [as_variable(x) for x in xs]
+    xs = _join_operands(xs)
     if not xs:
         raise ValueError("concat: needs at least one input")
     (axis,) = normalize_axis(axis, xs[0].ndim, "concat")
@@ -287,7 +278,7 @@ def split(x, indices_or_sections, axis=0):
 
 def stack(xs, axis=0):
     """Join same-shaped `xs` along a new axis."""
-    xs = [as_variable(x) for x in xs]
+    xs = _join_operands(xs)
     if not xs:
         raise ValueError("stack: needs at least one input")
     (axis,) = normalize_axis(axis, xs[0].ndim + 1, "stack")
