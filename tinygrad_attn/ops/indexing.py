@@ -72,8 +72,9 @@ def _describe(index):
     out = []
     for p in parts:
         if isinstance(p, slice):
-            out.append(":".join("" if v is None else str(v) for v in (p.start, p.stop, p.step))
-                       .rstrip(":") or ":")
+            text = ("" if p.start is None else str(p.start)) + ":" + \
+                ("" if p.stop is None else str(p.stop))
+            out.append(text if p.step is None else f"{text}:{p.step}")
         elif isinstance(p, np.ndarray):
             out.append(f"array{p.shape}")
         elif p is Ellipsis:

@@ -1,0 +1,177 @@
+"""Render the pictures of docs/graphs.md into docs/img/.
+
+    python docs/make_graphs.py              # writes docs/img/*.svg
+    python docs/make_graphs.py --png /tmp   # also PNG copies there, to look at them
+
+Needs the Graphviz `dot` program (apt-get install graphviz / brew install graphviz).
+Re-running gives the same files for the same Graphviz version.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # a source checkout works without installing
+
+import tinygrad_attn as tga  # noqa: E402
+import tinygrad_attn.functions as F  # noqa: E402
+from tinygrad_attn import viz  # noqa: E402
+
+IMG = Path(__file__).resolve().parent / "img"
+
+
+def expression():
+    """(1) loss = sum(tanh(x @ W + b) ** 2): broadcasting, a constant, parameters."""
+    loss = viz.example_expression()
+    return loss, {}
+
+
+def attention():
+    """(2) dot-product attention over encoder steps, as the book's two halves."""
+    rng = np.random.default_rng(0)
+    N, Te, Td, H = 2, 5, 3, 4
+    hs_enc = tga.Variable(rng.standard_normal((N, Te, H)).astype(np.float32), name="hs_enc")
+    hs_dec = tga.Variable(rng.standard_normal((N, Td, H)).astype(np.float32), name="hs_dec")
+    with tga.name_scope("attention"):
+        with tga.name_scope("attention_weight"):
+            scores = hs_dec @ F.swapaxes(hs_enc, 1, 2)        # (N, Td, Te)
+            scores.name = "scores"
+            a = F.softmax(scores, axis=2)                     # over encoder steps
+            a.name = "a"
+        with tga.name_scope("weight_sum"):
+            c = a @ hs_enc                                    # (N, Td, H)
+            c.name = "context"
+    return [c, a], {}
+
+
+def second_order():
+    """(3) y = sum(tanh(x)), its gradient recorded with create_graph=True, and the gradient
+    of that: backward passes are graphs too, so they can be drawn (and differentiated)."""
+    x = tga.Variable(np.linspace(-1.0, 1.0, 3), name="x")
+    with tga.name_scope("forward"):
+        y = F.sum(F.tanh(x))
+        y.name = "y"
+    with tga.name_scope("backward"):
+        gx, = tga.grad(y, [x], create_graph=True)
+        gx.name = "dy/dx"
+    with tga.name_scope("backward of backward"):
+        ggx, = tga.grad(F.sum(gx), [x], create_graph=True)
+        ggx.name = "d2y/dx2"
+    return [y, gx, ggx], {}
+
+
+def _seq2seq_loss():
+    """AttentionSeq2seq's loss on a tiny batch (the sizes `tinygrad-attn graph` uses)."""
+    V, Te, Td, N = 13, 7, 5, 2
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, V, size=(N, Te))
+    ts = rng.integers(0, V, size=(N, Td + 1))
+    try:
+        import models
+        model = models.AttentionSeq2seq(V, wordvec_size=4, hidden_size=8, seed=0)
+    except ImportError:
+        print("make_graphs: `models` is not importable; drawing a stand-in seq2seq",
+              file=sys.stderr)
+        return _standin_loss(xs, ts, V, 4, 8)
+    return model.loss(xs, ts), dict(model.named_parameters())
+
+
+def seq2seq():
+    """(4) AttentionSeq2seq folded one level below encoder / decoder."""
+    loss, params = _seq2seq_loss()
+    loss.name = "loss"
+    return loss, params
+
+
+def seq2seq_top():
+    """(5) the same model folded to its two halves."""
+    return seq2seq()
+
+
+# --- a stand-in for models.AttentionSeq2seq, scoped as its modules would be ---------------
+class _Param(tga.Variable):
+    is_parameter = True
+
+
+def _standin_loss(xs, ts, V, D, H):
+    rng = np.random.default_rng(0)
+    params = {}
+
+    def param(path, *shape, scale=1.0):
+        p = _Param((rng.standard_normal(shape) * scale).astype(np.float32), name=path)
+        params[path] = p
+        return p
+
+    def embed(scope, ids):
+        with tga.name_scope(scope):
+            W = param(f"{'.'.join(tga.engine.current_scope())}.W", V, D, scale=0.01)
+            return F.embedding(W, ids)
+
+    def lstm(scope, xs, h):
+        with tga.name_scope(scope):
+            path = ".".join(tga.engine.current_scope())
+            Wx = param(f"{path}.Wx", D, 4 * H, scale=D ** -0.5)
+            Wh = param(f"{path}.Wh", H, 4 * H, scale=H ** -0.5)
+            b = param(f"{path}.b", 4 * H, scale=0.0)
+            c = None
+            hs = []
+            for t in range(xs.shape[1]):
+                A = xs[:, t] @ Wx + b
+                if h is not None:
+                    A = A + h @ Wh
+                f, g, i, o = F.split(A, 4, axis=1)
+                f, g, i, o = F.sigmoid(f), F.tanh(g), F.sigmoid(i), F.sigmoid(o)
+                c = g * i if c is None else f * c + g * i
+                h = o * F.tanh(c)
+                hs.append(h)
+            return F.stack(hs, axis=1), h
+
+    with tga.name_scope("encoder"):
+        hs_enc, h = lstm("lstm", embed("embed", xs), None)
+    with tga.name_scope("decoder"):
+        hs_dec, _ = lstm("lstm", embed("embed", ts[:, :-1]), h)
+        with tga.name_scope("attention"):
+            a = F.softmax(hs_dec @ F.swapaxes(hs_enc, 1, 2), axis=2)
+            ctx = a @ hs_enc
+        out = F.concat([ctx, hs_dec], axis=2)
+        with tga.name_scope("affine"):
+            scores = out @ param("decoder.affine.W", 2 * H, V, scale=(2 * H) ** -0.5) + \
+                param("decoder.affine.b", V, scale=0.0)
+    return F.softmax_cross_entropy(scores, ts[:, 1:], axis=-1), params
+
+
+# name -> (builder, make_dot options)
+PICTURES = {
+    "expression": (expression, {}),
+    "attention": (attention, {"show_dtypes": True}),
+    "second_order": (second_order, {}),
+    "seq2seq": (seq2seq, {"max_depth": 1}),
+    "seq2seq_top": (seq2seq_top, {"max_depth": 0}),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=IMG, help="where the SVGs go (docs/img)")
+    parser.add_argument("--png", type=Path, default=None, help="also write PNG copies here")
+    parser.add_argument("names", nargs="*", help=f"pictures to draw (default all: "
+                        f"{', '.join(PICTURES)})")
+    args = parser.parse_args(argv)
+    for name in args.names or PICTURES:
+        build, options = PICTURES[name]
+        outputs, params = build()
+        path = viz.render(outputs, args.out / f"{name}.svg", params=params or None, **options)
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        if args.png is not None:
+            png = viz.render(outputs, args.png / f"{name}.png", params=params or None,
+                             **options)
+            print(f"wrote {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
