@@ -114,11 +114,16 @@ class Module:
     def named_children(self):
         return iter(self._modules.items())
 
-    def named_modules(self, prefix=""):
-        """(dotted path, module) for this module ('' for itself) and every descendant."""
+    def named_modules(self, prefix="", _seen=None):
+        """(dotted path, module) for this module ('' for itself) and every descendant;
+        a module reachable along two paths is listed once, under the first."""
+        seen = set() if _seen is None else _seen
+        if id(self) in seen:
+            return
+        seen.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name, seen)
 
     def named_parameters(self, prefix=""):
         """(dotted path, Parameter): own parameters first, then each child's, in order.

@@ -1,0 +1,17 @@
+"""The book's three seq2seq models, written as forward code on tinygrad_attn.
+
+    from models import Seq2seq, PeekySeq2seq, AttentionSeq2seq
+    model = AttentionSeq2seq(vocab_size, wordvec_size=16, hidden_size=256, seed=0)
+    loss = model.loss(xs, ts); loss.backward()
+    model.generate(xs, start_id, length)        # (N, length) token ids, greedy
+
+Every gradient comes from the tape: nothing here defines a backward pass. The framework
+finds these models through the ``tinygrad_attn.models`` entry points and never imports
+this package itself.
+"""
+from .attention import AttentionDecoder, AttentionSeq2seq
+from .peeky import PeekyDecoder, PeekySeq2seq
+from .seq2seq import Decoder, Encoder, Seq2seq, Seq2seqBase
+
+__all__ = ["Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "Seq2seqBase", "Encoder",
+           "Decoder", "PeekyDecoder", "AttentionDecoder"]

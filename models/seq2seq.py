@@ -1,0 +1,147 @@
+"""Seq2seq (chapter 7 of the book), and what the three models share.
+
+    Encoder:  hs = LSTM(Embed(xs))                        hs (N, Te, H), h = hs[:, -1]
+    Decoder:  scores = Affine(LSTM(Embed(ts_in); h0 = h, c0 = 0))     (N, Td, V)
+    loss      = mean cross-entropy(scores, ts[:, 1:]),  ts_in = ts[:, :-1]  (teacher forcing)
+
+Forward code only: the gradients come from the tape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import tinygrad_attn as tga
+import tinygrad_attn.functions as F
+from tinygrad_attn import nn
+
+__all__ = ["Seq2seqBase", "Encoder", "Decoder", "Seq2seq"]
+
+
+def _ids(x, what):
+    """Token ids as an integer ndarray (a Variable's data, or any array-like)."""
+    arr = x.data if isinstance(x, tga.Variable) else np.asarray(x)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{what}: token ids must be integers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{what}: expected token ids of shape (N, T), got {arr.shape}")
+    return arr
+
+
+class Encoder(nn.Module):
+    """Embedding -> LSTM (from h = c = 0). ``forward(xs (N, Te)) -> (hs (N, Te, H), h (N, H))``:
+    every hidden state and the last one (the plain models use only ``h``)."""
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, *, rng, dtype=np.float32):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, wordvec_size, rng=rng, dtype=dtype)
+        self.lstm = nn.LSTM(wordvec_size, hidden_size, rng=rng, dtype=dtype)
+
+    def forward(self, xs):
+        hs, (h, _) = self.lstm(self.embed(xs))
+        return hs, h
+
+
+class Decoder(nn.Module):
+    """Embedding -> LSTM (starting from the encoder's h, c = 0) -> Linear(H, V).
+
+    ``forward(ids (N, T), h, state=None) -> (scores (N, T, V), state)``; ``state`` is the
+    LSTM's ``(h, c)`` to continue from (None: start from ``h``), so `generate` can feed one
+    step at a time through the same code.
+    """
+
+    def __init__(self, vocab_size, wordvec_size, hidden_size, *, rng, dtype=np.float32):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, wordvec_size, rng=rng, dtype=dtype)
+        self.lstm = nn.LSTM(wordvec_size, hidden_size, rng=rng, dtype=dtype)
+        self.affine = nn.Linear(hidden_size, vocab_size, rng=rng, dtype=dtype)
+
+    def forward(self, ids, h, state=None):
+        if state is None:
+            state = (h, None)                        # h0 = encoder's h, c0 = 0
+        hs, state = self.lstm(self.embed(ids), state)
+        return self.affine(hs), state
+
+
+class Seq2seqBase(nn.Module):
+    """An encoder and a decoder, initialised as the book; `loss`, `generate`, and the
+    book's parameter list (`book_params`, `load_book_params`).
+
+    Subclasses set `decoder_class` and define `encode(xs) -> memory`, a tuple handed to
+    ``decoder(ids, *memory, state=...)``.
+    """
+
+    kind = None
+    decoder_class = None
+
+    def __init__(self, vocab_size, wordvec_size=16, hidden_size=256, *, seed=None,
+                 dtype=np.float32):
+        super().__init__()
+        self.vocab_size, self.wordvec_size, self.hidden_size = vocab_size, wordvec_size, \
+            hidden_size
+        # one generator, drawn in the book's order: encoder (embed, Wx, Wh), then decoder
+        # (embed, Wx, Wh, affine W), so a seed gives the book's `init_params` exactly
+        rng = np.random.default_rng(seed)
+        V, D, H = vocab_size, wordvec_size, hidden_size
+        self.encoder = Encoder(V, D, H, rng=rng, dtype=dtype)
+        self.decoder = self.decoder_class(V, D, H, rng=rng, dtype=dtype)
+
+    def encode(self, xs):
+        raise NotImplementedError
+
+    def forward(self, xs, ts_in):
+        """Scores (N, Td, V) of the decoder fed ``ts_in`` (teacher forcing)."""
+        memory = self.encode(_ids(xs, "forward: xs"))
+        scores, _ = self.decoder(_ids(ts_in, "forward: ts_in"), *memory)
+        return scores
+
+    def loss(self, xs, ts):
+        """Mean cross-entropy of ``ts[:, 1:]`` given ``xs`` and ``ts[:, :-1]``."""
+        ts = _ids(ts, "loss: ts")
+        scores = self(xs, ts[:, :-1])
+        return F.softmax_cross_entropy(scores, ts[:, 1:], axis=-1)
+
+    def generate(self, xs, start_id, length):
+        """Greedy decoding, batched: (N, length) int64 ids, each step's argmax fed back."""
+        return self._greedy(xs, start_id, length)
+
+    def _greedy(self, xs, start_id, length, on_step=None):
+        xs = _ids(xs, "generate: xs")
+        N = xs.shape[0]
+        out = np.empty((N, length), dtype=np.int64)
+        with tga.no_grad():
+            memory = self.encode(xs)
+            ids = np.full((N, 1), start_id, dtype=np.int64)
+            state = None
+            for k in range(length):
+                scores, state = self.decoder(ids, *memory, state=state)
+                ids = scores.data.argmax(axis=-1)        # (N, 1)
+                out[:, k] = ids[:, 0]
+                if on_step is not None:
+                    on_step()
+        return out
+
+    # --- weights shared with the book's code ----------------------------------------------
+    def book_params(self):
+        """Copies of the parameters in the book's order (encoder embed W, lstm Wx, Wh, b;
+        decoder embed W, lstm Wx, Wh, b, affine W, b)."""
+        return [p.data.copy() for p in self.parameters()]
+
+    def load_book_params(self, arrays):
+        """Load a list of arrays in the book's order (e.g. a book model's ``params``)."""
+        names = [name for name, _ in self.named_parameters()]
+        arrays = list(arrays)
+        if len(arrays) != len(names):
+            raise ValueError(f"{type(self).__name__}.load_book_params: expected {len(names)} "
+                             f"arrays ({', '.join(names)}), got {len(arrays)}")
+        self.load_state_dict(dict(zip(names, arrays)))
+
+
+class Seq2seq(Seq2seqBase):
+    """The plain seq2seq: the decoder sees the input only through the encoder's last h."""
+
+    kind = "seq2seq"
+    decoder_class = Decoder
+
+    def encode(self, xs):
+        _, h = self.encoder(xs)
+        return (h,)

@@ -1,0 +1,132 @@
+"""Optimisers and gradient clipping, exactly as *Deep Learning from Scratch 2* updates.
+
+Each optimiser holds a list of parameters (Variables with ``requires_grad``); `step()`
+updates every parameter that has a gradient, in place on ``p.data`` and in its own dtype
+(a float32 parameter stays float32: scalars are Python floats, never float64 arrays), so
+the same weights and gradients follow the book's trajectory bit for bit. A parameter
+whose ``grad`` is None (unused in the last backward) is skipped.
+
+    opt = Adam(model.parameters())
+    model.zero_grad(); loss = model.loss(xs, ts); loss.backward()
+    clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .engine import Variable
+
+__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_"]
+
+
+def _param_list(params, who):
+    params = list(params)
+    for i, p in enumerate(params):
+        if not isinstance(p, Variable):
+            raise TypeError(f"{who}: parameter {i} is a {type(p).__name__}, not a Variable")
+        if not p.requires_grad:
+            raise ValueError(f"{who}: parameter {i} (shape {p.shape}, dtype {p.dtype}) does "
+                             "not require a gradient")
+    ids = [id(p) for p in params]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{who}: the same parameter is listed twice")
+    return params
+
+
+class Optimizer:
+    """Base class: `params`, `zero_grad()`, and `step()` calling `update(p, g)` per
+    parameter with a gradient (``g`` the gradient's ndarray)."""
+
+    def __init__(self, params):
+        self.params = _param_list(params, type(self).__name__)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        self._begin_step()
+        for k, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if g.shape != p.shape:
+                raise ValueError(f"{type(self).__name__}: parameter {k} has shape {p.shape} "
+                                 f"but its gradient has shape {g.shape}")
+            if not p.data.flags.writeable:
+                p.data = p.data.copy()
+            self.update(k, p.data, g)
+
+    def _begin_step(self):
+        pass
+
+    def update(self, k, p, g):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """``p -= lr * g``."""
+
+    def __init__(self, params, lr=0.01):
+        super().__init__(params)
+        self.lr = float(lr)
+
+    def update(self, k, p, g):
+        p -= self.lr * g
+
+
+class Adam(Optimizer):
+    """The book's Adam. At step t (counting from 1):
+
+        lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+        m += (1 - beta1) * (g - m)
+        v += (1 - beta2) * (g^2 - v)
+        p -= lr_t * m / (sqrt(v) + 1e-7)
+
+    ``m`` and ``v`` start at zero, in the parameter's dtype.
+    """
+
+    eps = 1e-7
+
+    def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999):
+        super().__init__(params)
+        self.lr, self.beta1, self.beta2 = float(lr), float(beta1), float(beta2)
+        self.t = 0
+        self.m = [None] * len(self.params)
+        self.v = [None] * len(self.params)
+
+    def _begin_step(self):
+        self.t += 1
+        self._lr_t = self.lr * math.sqrt(1.0 - self.beta2 ** self.t) / (1.0 - self.beta1 ** self.t)
+
+    def update(self, k, p, g):
+        if self.m[k] is None:
+            self.m[k] = np.zeros_like(p)
+            self.v[k] = np.zeros_like(p)
+        m, v = self.m[k], self.v[k]
+        m += (1.0 - self.beta1) * (g - m)
+        v += (1.0 - self.beta2) * (g ** 2 - v)
+        p -= self._lr_t * m / (np.sqrt(v) + self.eps)
+
+
+def clip_grad_norm_(params, max_norm):
+    """The book's global-norm clipping; returns the total norm (a float).
+
+    ``total = sqrt(sum of every squared gradient entry)``, ``rate = max_norm / (total +
+    1e-6)``; if ``rate < 1`` every gradient is multiplied by ``rate``. The sum runs in the
+    gradients' dtype, as the book's does. Each scaled gradient becomes a new array (a
+    gradient may be a read-only view, or shared by two tensors, and must be scaled once).
+    """
+    grads = [p for p in params if p.grad is not None]
+    total = 0
+    for p in grads:
+        total += np.sum(p.grad.data ** 2)
+    total = np.sqrt(total)
+    rate = max_norm / (total + 1e-6)
+    if rate < 1:
+        for p in grads:
+            p.grad = Variable(p.grad.data * rate, requires_grad=False)
+    return float(total)
