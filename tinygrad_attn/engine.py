@@ -153,10 +153,11 @@ class Variable:
         seed = _seed_grad(self, grad, "backward()")
         keep = None if retain_grad else ()
         grads = _backprop([self], [seed], create_graph, keep)
+        taken = {id(seed.data)}
         for var, g in grads.items():
             if var.creator is None:
                 if var.grad is None:
-                    var.grad = g
+                    var.grad = g if create_graph else _own(g, taken)
                 else:
                     with using_config("enable_backprop", create_graph):
                         var.grad = var.grad + g
@@ -164,6 +165,19 @@ class Variable:
                 var.grad = g
 
     # Operators and methods are attached in tinygrad_attn/functions.py, next to the ops.
+
+
+def _own(g, taken):
+    """`g`, or a copy of it, so that each leaf's `.grad` is a writable array of its own.
+
+    Rules may hand back shared or read-only arrays (`add` returns `gy` to both inputs,
+    `sum` a broadcast view); an optimizer scaling `p.grad.data` in place must not see that.
+    """
+    a = g.data
+    if a.base is not None or not a.flags.writeable or id(a) in taken:
+        g = _wrap(a.copy(), None, 0, False)
+    taken.add(id(g.data))
+    return g
 
 
 def as_array(x, dtype=None):
