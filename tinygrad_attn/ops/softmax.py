@@ -34,16 +34,19 @@ class LogSoftmax(Function):
         return {"axis": self.axis}
 
     def forward(self, x):
-        return x - _logsumexp(x, self.axis)
+        return _log_softmax_array(x, self.axis)
 
     def backward(self, gy):
         y = self.output()
         return gy - exp(y) * _sum(gy, self.axis, keepdims=True)
 
 
-def _logsumexp(x, axis):
-    m = x.max(axis=axis, keepdims=True)
-    return m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+def _log_softmax_array(x, axis):
+    # (x - m) - log(sum(exp(x - m))), not x - (m + log(...)): x - m is exact for the entries
+    # that matter, while m + log(...) would round to the spacing of |m| (~1e-3 in float32
+    # around 1e4).
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 class SoftmaxCrossEntropy(Function):
@@ -63,7 +66,7 @@ class SoftmaxCrossEntropy(Function):
         return {"axis": self.axis, "ignore_index": self.ignore_index}
 
     def forward(self, x):
-        logp = np.take_along_axis(x, self.targets, self.axis) - _logsumexp(x, self.axis)
+        logp = np.take_along_axis(_log_softmax_array(x, self.axis), self.targets, self.axis)
         logp = logp.squeeze(self.axis)
         if self.counted is not None:
             logp = logp * self.counted
