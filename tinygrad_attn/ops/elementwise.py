@@ -4,6 +4,11 @@ import numpy as np
 from ..engine import Function
 
 
+def _empty_like(x):
+    """A fresh float array of x's shape for in-place work (ints promote, as np.tanh would)."""
+    return np.empty(x.shape, np.result_type(x.dtype, np.float16))
+
+
 class Exp(Function):
     def forward(self, x):
         return np.exp(x)
@@ -25,18 +30,58 @@ class Tanh(Function):
         return np.tanh(x)
 
     def backward(self, gy):
-        y = self.output()
-        return gy * (1 - y * y)
+        return TanhGrad()(self.output(), gy)
+
+
+class TanhGrad(Function):
+    """gy * (1 - y²): tanh's gradient from its output, as one op (one pass, one array).
+
+    Its own rule keeps higher orders exact: d/dy = -2 y gy, d/dgy = 1 - y².
+    """
+
+    op_name = "tanh_grad"
+
+    def forward(self, y, gy):
+        out = np.multiply(y, y, out=_empty_like(y))
+        np.subtract(1, out, out=out)
+        out *= gy
+        return out
+
+    def backward(self, g):
+        y, gy = self.inputs
+        return g * gy * y * -2, g * (1 - y * y)
 
 
 class Sigmoid(Function):
     def forward(self, x):
-        # tanh form: no overflow for large |x| and no dtype change
-        return 0.5 * np.tanh(0.5 * x) + 0.5
+        # tanh form: no overflow for large |x|, no dtype change; in place: one array
+        y = np.multiply(x, 0.5, out=_empty_like(x))
+        np.tanh(y, out=y)
+        y *= 0.5
+        y += 0.5
+        return y
 
     def backward(self, gy):
-        y = self.output()
-        return gy * y * (1 - y)
+        return SigmoidGrad()(self.output(), gy)
+
+
+class SigmoidGrad(Function):
+    """gy * y * (1 - y): sigmoid's gradient from its output, as one op.
+
+    Its own rule keeps higher orders exact: d/dy = gy (1 - 2y), d/dgy = y (1 - y).
+    """
+
+    op_name = "sigmoid_grad"
+
+    def forward(self, y, gy):
+        out = np.subtract(1, y, out=_empty_like(y))
+        out *= y
+        out *= gy
+        return out
+
+    def backward(self, g):
+        y, gy = self.inputs
+        return g * gy * (1 - 2 * y), g * y * (1 - y)
 
 
 class ReLU(Function):
