@@ -489,3 +489,66 @@ def test_grad_of_a_non_variable_input():
     y = (Variable(np.ones(2)) * 2.0).sum()
     with pytest.raises(TypeError, match="grad: input 0 is a ndarray, not a Variable"):
         grad(y, [np.ones(2)])
+
+
+# --- what the engine does for speed must not change a single gradient -------------------
+def _recurrence(W, h0, xs):
+    """h_t = tanh(x_t + h_{t-1} @ W): one weight used at every step."""
+    h = h0
+    for x in xs:
+        h = F.tanh(x + h @ W)
+    return (h * h).sum()
+
+
+def test_weight_reused_over_steps_gets_the_same_grad_summed_at_once():
+    # backward() sums W's per-step products as one product (first order only);
+    # grad(create_graph=True) records every step: both must agree, and with finite differences
+    rng = np.random.default_rng(3)
+    W = Variable(rng.standard_normal((4, 4)) * 0.5)
+    h0 = Variable(rng.standard_normal((2, 4)))
+    xs = [rng.standard_normal((2, 4)) for _ in range(6)]
+    _recurrence(W, h0, xs).backward()
+    recorded, = grad(_recurrence(W, h0, xs), [W], create_graph=True)
+    np.testing.assert_allclose(W.grad.data, recorded.data, rtol=1e-12, atol=1e-14)
+    assert gradcheck(lambda W: _recurrence(W, h0, xs), W.data)
+
+
+def test_weight_reused_over_steps_float32_stays_float32():
+    rng = np.random.default_rng(4)
+    W = Variable(rng.standard_normal((3, 3)).astype(np.float32))
+    xs = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(4)]
+    _recurrence(W, Variable(np.zeros((2, 3), np.float32)), xs).backward()
+    assert W.grad.dtype == np.float32 and W.grad.shape == (3, 3)
+
+
+@pytest.mark.parametrize("s_first", [True, False])
+def test_in_place_accumulation_never_writes_into_a_shared_gradient(s_first):
+    # s gets several contributions, summed into an array the engine owns; add then hands
+    # that array to both a and b, and a gets one more contribution afterwards (from t).
+    # Summing that one in place would change b's gradient too.
+    a = Variable(np.array([1.0, 2.0]))
+    b = Variable(np.array([3.0, 4.0]))
+    s = a + b
+    t = a * 5.0
+    u = s + t if s_first else t + s
+    loss = u.sum() + (s * 2.0).sum() + (s * 3.0).sum()
+    loss.backward()
+    np.testing.assert_array_equal(a.grad.data, [11.0, 11.0])
+    np.testing.assert_array_equal(b.grad.data, [6.0, 6.0])
+
+
+def test_each_leaf_owns_a_writable_grad():
+    p, q = Variable(np.ones(3)), Variable(np.ones(3))
+    (p + q).sum().backward()            # add and sum hand out one shared, read-only gradient
+    assert p.grad.data is not q.grad.data
+    assert p.grad.data.flags.writeable and q.grad.data.flags.writeable
+    p.grad.data *= 2.0
+    np.testing.assert_array_equal(q.grad.data, np.ones(3))
+
+
+def test_the_seed_array_is_not_aliased_by_a_leaf_grad():
+    x = Variable(np.zeros(3))
+    seed = np.array([1.0, 2.0, 3.0])
+    (x + 0.0).backward(seed)
+    x.grad.data[:] = 0.0
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])

@@ -325,6 +325,7 @@ def _backprop(outputs, seeds, create_graph, keep):
     unless the Variable is in `keep` (`keep=None` keeps all).
     """
     grads = {}
+    owned = set()  # ids of gradient arrays this pass made and nobody else has seen
     heap = []
     seen = set()
     tie = itertools.count()
@@ -336,19 +337,18 @@ def _backprop(outputs, seeds, create_graph, keep):
 
     with using_config("enable_backprop", create_graph):
         for y, g in zip(outputs, seeds):
-            grads[y] = grads[y] + g if y in grads else g
+            _accumulate(grads, y, g, owned, create_graph)
             push(y.creator)
         while heap:
             f = heapq.heappop(heap)[2]
             gys = []
             for ref in f.outputs:
                 y = ref()
-                if y is None:
-                    gys.append(None)
-                elif keep is None or y in keep:
-                    gys.append(grads.get(y))
-                else:
-                    gys.append(grads.pop(y, None))
+                g = None if y is None else (
+                    grads.get(y) if keep is None or y in keep else grads.pop(y, None))
+                if g is not None:
+                    owned.discard(id(g.data))  # handed to a rule: no longer ours to mutate
+                gys.append(g)
             if all(g is None for g in gys):
                 continue
             if len(gys) > 1 and any(g is None for g in gys):
@@ -359,15 +359,65 @@ def _backprop(outputs, seeds, create_graph, keep):
             for x, gx in zip(f.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                if not isinstance(gx, Variable):
+                if isinstance(gx, Deferred) and x.creator is not None:
+                    gx = gx.value()  # only leaves wait: an intermediate's grad is needed soon
+                if not isinstance(gx, (Variable, Deferred)):
                     gx = Variable(as_array(gx, x.dtype), requires_grad=False)
                 if gx.shape != x.shape:
                     gx = sum_to(gx, x.shape)
                 if gx.dtype != x.dtype:
                     gx = cast(gx, x.dtype)
-                grads[x] = grads[x] + gx if x in grads else gx
+                _accumulate(grads, x, gx, owned, create_graph)
                 push(x.creator)
+    for x, g in grads.items():
+        if isinstance(g, Deferred):
+            grads[x] = g.value()
     return grads
+
+
+def _accumulate(grads, x, gx, owned, create_graph):
+    """grads[x] += gx: in place into an array this pass made, else into a new one."""
+    acc = grads.get(x)
+    if acc is None:
+        grads[x] = gx
+    elif isinstance(acc, Deferred) and isinstance(gx, Deferred):
+        acc.merge(gx)
+    else:
+        acc = acc.value() if isinstance(acc, Deferred) else acc
+        gx = gx.value() if isinstance(gx, Deferred) else gx
+        if not create_graph and id(acc.data) in owned:
+            acc.data += gx.data
+        else:
+            acc = grads[x] = acc + gx
+            if not create_graph:
+                owned.add(id(acc.data))
+
+
+class Deferred:
+    """A first-order gradient contribution whose sum is cheaper computed all at once.
+
+    A weight used at every time step gets one `a_t^T @ g_t` per step; summed one by one
+    that is T small products and T additions, summed as `[a_1..a_T]^T @ [g_1..g_T]` it is
+    one large product. A rule may return a Deferred for a leaf input; the engine merges the
+    contributions to one leaf and calls `value()` when the pass ends.
+    """
+
+    __slots__ = ("lhs", "rhs", "shape", "dtype")
+
+    def __init__(self, lhs, rhs):
+        self.lhs, self.rhs = [lhs], [rhs]          # the value is sum_i lhs_i^T @ rhs_i
+        self.shape = (lhs.shape[1], rhs.shape[1])
+        self.dtype = np.result_type(lhs.dtype, rhs.dtype)
+
+    def merge(self, other):
+        self.lhs += other.lhs
+        self.rhs += other.rhs
+
+    def value(self):
+        if len(self.lhs) == 1:
+            return _wrap(self.lhs[0].T @ self.rhs[0], None, 0, False)
+        lhs, rhs = np.concatenate(self.lhs), np.concatenate(self.rhs)
+        return _wrap(lhs.T @ rhs, None, 0, False)
 
 
 def _zeros_for(f, i):

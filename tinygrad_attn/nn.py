@@ -258,9 +258,10 @@ class LSTM(Module):
 
     def forward(self, xs, state=None):
         h, c = (None, None) if state is None else state
-        xw = xs @ self.Wx + self.b                      # (N, T, 4H): all steps at once
+        # all steps' input projections at once, time-major so each step's slice is contiguous
+        xw = F.swapaxes(xs, 0, 1) @ self.Wx + self.b     # (T, N, 4H)
         hs = []
-        for xw_t in F.unstack(xw, axis=1):
+        for xw_t in F.unstack(xw, axis=0):
             h, c = self.cell(xw_t, h, c)
             hs.append(h)
         return F.stack(hs, axis=1), (h, c)

@@ -1,7 +1,7 @@
 """matmul with NumPy's full semantics: 1-D, 2-D, batched, and broadcast batch dims."""
 import numpy as np
 
-from ..engine import Function, Variable, as_operand
+from ..engine import Config, Deferred, Function, Variable, as_operand
 from .shape import expand_dims, reshape, sum_to, swapaxes
 
 
@@ -29,7 +29,12 @@ class MatMul(Function):
             if a.ndim == 1:
                 ga = reshape(sum_to(ga, a2.shape), a.shape)
         if b.requires_grad:
-            if b2.ndim == 2 and a2.ndim > 2:  # sum over the batch inside one GEMM
+            if (a.ndim == 2 and b.ndim == 2 and b.creator is None and not Config.enable_backprop
+                    and a.dtype == b.dtype == gy.dtype):
+                # a weight reused at every time step: the engine sums a_t^T @ g_t over
+                # all steps as one product (first order only)
+                gb = Deferred(a.data, gy.data)
+            elif b2.ndim == 2 and a2.ndim > 2:  # sum over the batch inside one GEMM
                 K, N = b2.shape
                 gb = matmul(swapaxes(reshape(a2, -1, K), 0, 1), reshape(gy, -1, N))
             else:
