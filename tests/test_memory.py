@@ -1,0 +1,35 @@
+"""tinygrad_attn.memory: malloc keeps freed memory between steps (glibc), opt-out works."""
+import subprocess
+import sys
+
+import pytest
+
+from tinygrad_attn import memory
+
+
+def test_a_zero_pad_leaves_malloc_alone():
+    assert memory.keep_freed_memory(0) is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt is Linux-only")
+def test_the_pad_is_applied_on_glibc():
+    assert memory.keep_freed_memory(memory.DEFAULT_TOP_PAD) is True
+
+
+def _import_with(env_value):
+    code = "import tinygrad_attn"
+    env = {"TGA_MALLOC_TOP_PAD": env_value, "PATH": ""}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+def test_a_bad_environment_value_is_a_clear_error():
+    run = _import_with("lots")
+    assert run.returncode != 0
+    assert "TGA_MALLOC_TOP_PAD must be a number of bytes" in run.stderr
+
+
+def test_the_environment_can_turn_it_off(monkeypatch):
+    monkeypatch.setenv("TGA_MALLOC_TOP_PAD", "0")
+    monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
+    assert memory._configure_from_environment() is False
+    assert _import_with("0").returncode == 0
