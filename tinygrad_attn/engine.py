@@ -30,14 +30,23 @@ class Config:
     enable_backprop = True
 
 
-@contextlib.contextmanager
-def using_config(name, value):
-    old = getattr(Config, name)
-    setattr(Config, name, value)
-    try:
-        yield
-    finally:
-        setattr(Config, name, old)
+class using_config(contextlib.ContextDecorator):
+    """Set `Config.<name>` inside a `with` block (or a decorated function), then restore it."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def __enter__(self):
+        self.old = getattr(Config, self.name)
+        setattr(Config, self.name, self.value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(Config, self.name, self.old)
+        return False
+
+    def _recreate_cm(self):  # a decorated function may recurse: one state per call
+        return type(self)(self.name, self.value)
 
 
 def no_grad():
@@ -309,7 +318,7 @@ def _seed_grad(y, grad, where):
             raise RuntimeError(
                 f"{where}: output has shape {y.shape}, not a scalar; pass a gradient of that "
                 "shape (grad=...) or reduce it first, e.g. y.sum().backward()")
-        return Variable(np.ones_like(y.data), requires_grad=False)
+        return _wrap(np.ones_like(y.data), None, 0, False)
     g = grad if isinstance(grad, Variable) else Variable(as_array(grad, y.dtype),
                                                          requires_grad=False)
     if g.shape != y.shape:
@@ -363,10 +372,10 @@ def _backprop(outputs, seeds, create_graph, keep):
                     gx = gx.value()  # only leaves wait: an intermediate's grad is needed soon
                 if not isinstance(gx, (Variable, Deferred)):
                     gx = Variable(as_array(gx, x.dtype), requires_grad=False)
-                if gx.shape != x.shape:
-                    gx = sum_to(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = cast(gx, x.dtype)
+                if gx.shape != x.data.shape:
+                    gx = sum_to(gx, x.data.shape)
+                if gx.dtype != x.data.dtype:
+                    gx = cast(gx, x.data.dtype)
                 _accumulate(grads, x, gx, owned, create_graph)
                 push(x.creator)
     for x, g in grads.items():
