@@ -404,3 +404,20 @@ def test_attention_model_folds_to_its_modules():
     wx = [n for n in full.nodes if full.label(n).startswith("Wx | ")]
     assert sorted(full.cluster(n) for n in wx) == ["cluster_decoder.lstm",
                                                     "cluster_encoder.lstm"]
+
+
+def test_render_warns_before_a_layout_that_would_take_minutes(tmp_path, monkeypatch):
+    # dot itself is replaced: only the decision to warn is under test, not Graphviz's speed
+    graphviz = pytest.importorskip("graphviz")
+    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda self, format=None: b"<svg/>")
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    x = leaf((2,), "x")
+    y = x
+    for _ in range(viz.SLOW_LAYOUT_EDGES):
+        y = F.tanh(y)
+    with pytest.warns(viz.LargeGraphWarning, match="max_depth=1"):
+        render(y, tmp_path / "big.svg")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render(F.tanh(x), tmp_path / "small.svg")   # a small graph: no warning

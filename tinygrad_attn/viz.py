@@ -31,13 +31,14 @@ from __future__ import annotations
 import html
 import pathlib
 import shutil
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from .engine import Variable
 
-__all__ = ["make_dot", "render", "example_expression", "GraphvizNotFoundError"]
+__all__ = ["make_dot", "render", "example_expression", "GraphvizNotFoundError", "LargeGraphWarning"]
 
 FONT = "Helvetica"
 
@@ -549,12 +550,25 @@ def render(outputs, path, format=None, **make_dot_kwargs):  # noqa: A002 - graph
         raise _missing_dot(dot, path)
     if fmt == "png":  # bitmaps at twice the default 72 dpi, sharp on today's screens
         dot.graph_attr.setdefault("dpi", "144")
+    edges = dot.source.count(" -> ")
+    if edges > SLOW_LAYOUT_EDGES:
+        warnings.warn(
+            f"render: this graph has {edges} edges; Graphviz may take minutes to lay it out "
+            "(a whole seq2seq at the book's sizes takes over 5). Fold modules with "
+            "max_depth=1 (or 0), or draw a smaller batch.", LargeGraphWarning, stacklevel=2)
     try:
         data = dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         raise _missing_dot(dot, path) from None
     path.write_bytes(data)
     return path
+
+
+SLOW_LAYOUT_EDGES = 800  # beyond this dot's layout of clustered graphs gets slow
+
+
+class LargeGraphWarning(UserWarning):
+    """render() was asked to lay out a graph large enough to keep Graphviz busy for long."""
 
 
 def _missing_dot(dot, path):
