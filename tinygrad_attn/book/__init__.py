@@ -11,60 +11,9 @@ project -- only NumPy.  Every function keeps the dtype it is given (float32 or
 float64).
 """
 
-from .layers import (
-    Affine,
-    Attention,
-    AttentionWeight,
-    Embedding,
-    LSTM,
-    Softmax,
-    TimeAffine,
-    TimeAttention,
-    TimeEmbedding,
-    TimeLSTM,
-    TimeSoftmaxWithLoss,
-    WeightSum,
-    sigmoid,
-    softmax,
-)
-from .models import (
-    AttentionDecoder,
-    AttentionEncoder,
-    AttentionSeq2seq,
-    Decoder,
-    Encoder,
-    PeekyDecoder,
-    PeekySeq2seq,
-    Seq2seq,
-    init_params,
-)
-from .optim import SGD, Adam, clip_grads
+from . import layers, models, optim
+from .layers import *  # noqa: F401,F403  (each module's __all__ is the public list)
+from .models import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
 
-__all__ = [
-    "sigmoid",
-    "softmax",
-    "Softmax",
-    "Embedding",
-    "TimeEmbedding",
-    "Affine",
-    "TimeAffine",
-    "LSTM",
-    "TimeLSTM",
-    "TimeSoftmaxWithLoss",
-    "WeightSum",
-    "AttentionWeight",
-    "Attention",
-    "TimeAttention",
-    "Encoder",
-    "Decoder",
-    "Seq2seq",
-    "PeekyDecoder",
-    "PeekySeq2seq",
-    "AttentionEncoder",
-    "AttentionDecoder",
-    "AttentionSeq2seq",
-    "init_params",
-    "Adam",
-    "SGD",
-    "clip_grads",
-]
+__all__ = [*layers.__all__, *models.__all__, *optim.__all__]
