@@ -49,13 +49,22 @@ def cmd_demo(args):
     print(f"loss = {loss.item():.6f}   (forward + backward in {dt * 1e3:.2f} ms)")
     print(f"d loss / d hs_enc: shape {hs_enc.grad.shape}, first row {_fmt(hs_enc.grad.data[0, 0])}")
     print(f"d loss / d hs_dec: shape {hs_dec.grad.shape}, first row {_fmt(hs_dec.grad.data[0, 0])}")
+    # The book's hand-written backward (TimeAttention), on the same numbers.
+    from tinygrad_attn.book.layers import TimeAttention
+    book = TimeAttention()
+    c = book.forward(hs_enc.data, hs_dec.data)
+    d_enc, d_dec = book.backward(w * (1 - np.tanh(c) ** 2))
+    diff = max(np.abs(d_enc - hs_enc.grad.data).max(), np.abs(d_dec - hs_dec.grad.data).max())
+    print(f"\nthe book's hand-written backward (TimeAttention, step by step): "
+          f"max |autograd - book| = {diff:.1e}")
+    ok0 = diff <= 1e-12
     ok1 = gradcheck(attention_loss, hs_enc.data, hs_dec.data)
-    print(f"\ngradcheck (autograd vs central differences, random projections): "
+    print(f"gradcheck (autograd vs central differences, random projections): "
           f"{'passed' if ok1 else 'FAILED'}")
     ok2 = gradgradcheck(attention_loss, hs_enc.data, hs_dec.data)
     print(f"gradgradcheck (second order):                                   "
           f"{'passed' if ok2 else 'FAILED'}")
-    return 0 if ok1 and ok2 else 1
+    return 0 if ok0 and ok1 and ok2 else 1
 
 
 def _fmt(row):

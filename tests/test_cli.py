@@ -1,0 +1,50 @@
+"""The `tinygrad-attn` command: demo, graph, errors, help."""
+import shutil
+
+import pytest
+
+from tinygrad_attn import cli
+
+
+def test_demo_proves_its_gradients(capsys):
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "max |autograd - book|" in out
+    assert out.count("passed") == 2 and "FAILED" not in out
+
+
+def test_graph_of_the_example_expression(tmp_path, capsys):
+    out = tmp_path / "example.dot"              # DOT source: needs no Graphviz binary
+    assert cli.main(["graph", "--model", "example", "--out", str(out)]) == 0
+    assert out.read_text().startswith("digraph")
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_graph_of_a_model_found_as_a_plugin(tmp_path):
+    if "attention" not in cli._model_plugins():
+        pytest.skip("the project is not installed (pip install -e .): no model entry points")
+    out = tmp_path / "attention.dot"
+    assert cli.main(["graph", "--model", "attention", "--out", str(out), "--max-depth", "1"]) == 0
+    text = out.read_text()
+    assert "decoder.attention" in text and "encoder" in text
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_graph_renders_svg(tmp_path):
+    out = tmp_path / "g.svg"
+    assert cli.main(["graph", "--model", "example", "--out", str(out)]) == 0
+    assert "<svg" in out.read_text()
+
+
+def test_unknown_model_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["graph", "--model", "nope", "--out", str(tmp_path / "g.svg")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'nope'" in err and "example" in err
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "graph" in out
