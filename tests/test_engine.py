@@ -552,3 +552,12 @@ def test_the_seed_array_is_not_aliased_by_a_leaf_grad():
     (x + 0.0).backward(seed)
     x.grad.data[:] = 0.0
     np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])
+
+
+def test_retained_intermediate_grads_do_not_alias_leaf_grads():
+    x = Variable(np.ones(3))
+    y = x + 0.0                      # add hands y's gradient straight on to x
+    (y * 2.0).sum().backward(retain_grad=True)
+    assert y.grad.data is not x.grad.data
+    x.grad.data[:] = 0.0
+    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])

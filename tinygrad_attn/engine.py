@@ -171,7 +171,7 @@ class Variable:
                     with using_config("enable_backprop", create_graph):
                         var.grad = var.grad + g
             elif retain_grad:
-                var.grad = g
+                var.grad = g if create_graph else _own(g, taken)
 
     # Operators and methods are attached in tinygrad_attn/functions.py, next to the ops.
 
