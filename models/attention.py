@@ -59,12 +59,19 @@ class AttentionSeq2seq(Seq2seqBase):
         self.attention_weights = self.decoder.attention.weights
         return scores
 
-    def generate(self, xs, start_id, length):
-        xs = _ids(xs, "generate: xs")
-        steps = []                                  # each step's weights, (N, 1, Te)
+    def generate(self, xs, start_id, length, *, batch_size=256):
+        self._weights = []                          # per row block: (n, length, Te)
+        out = super().generate(xs, start_id, length, batch_size=batch_size)
+        Te = np.shape(xs)[1]
+        self.attention_weights = (np.concatenate(self._weights) if self._weights else
+                                  np.zeros((0, length, Te), self.decoder.affine.W.dtype))
+        return out
+
+    def _generate_rows(self, xs, start_id, length):
+        steps = []                                  # each step's weights, (n, 1, Te)
         out = self._greedy(xs, start_id, length,
                            on_step=lambda: steps.append(self.decoder.attention.weights))
-        N, Te = xs.shape
-        self.attention_weights = (np.concatenate(steps, axis=1) if steps else
-                                  np.zeros((N, 0, Te), self.decoder.affine.W.dtype))
+        n, Te = xs.shape
+        self._weights.append(np.concatenate(steps, axis=1) if steps else
+                             np.zeros((n, 0, Te), self.decoder.affine.W.dtype))
         return out

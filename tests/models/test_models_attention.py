@@ -92,3 +92,19 @@ def test_smoke_attention_learns_to_reverse_digit_strings():
     focus = model.attention_weights.mean(axis=0).argmax(axis=-1)
     np.testing.assert_array_equal(focus, np.arange(L)[::-1])
     assert elapsed < 30, f"300 training steps took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("Model", [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq])
+def test_generate_in_row_blocks_gives_the_same_tokens_and_weights(Model):
+    rng = np.random.default_rng(5)
+    model = Model(9, 4, 6, seed=3)
+    xs = rng.integers(0, 9, size=(7, 5))
+    whole = model.generate(xs, 1, 4, batch_size=256)
+    weights = getattr(model, "attention_weights", None)
+    blocks = model.generate(xs, 1, 4, batch_size=3)          # blocks of 3, 3 and 1 rows
+    np.testing.assert_array_equal(blocks, whole)
+    if weights is not None:
+        assert model.attention_weights.shape == (7, 4, 5)
+        np.testing.assert_array_equal(model.attention_weights, weights)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        model.generate(xs, 1, 4, batch_size=0)
