@@ -48,3 +48,14 @@ def test_help_lists_the_commands(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "demo" in out and "graph" in out
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+
+    import tinygrad_attn
+    run = subprocess.run([sys.executable, "-m", "tinygrad_attn", "--version"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0
+    assert run.stdout.strip() == f"tinygrad-attn {tinygrad_attn.__version__}"

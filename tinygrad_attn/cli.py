@@ -107,6 +107,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="tinygrad-attn",
         description="tinygrad_attn: exact autograd over NumPy for attention seq2seq models.")
+    from tinygrad_attn import __version__
+    parser.add_argument("--version", action="version", version=f"tinygrad-attn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="a forward-only attention expression, its gradients and "
