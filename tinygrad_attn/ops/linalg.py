@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..engine import Config, Deferred, Function, Variable, as_operand
-from .shape import expand_dims, reshape, sum_to, swapaxes
+from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
 class MatMul(Function):
@@ -27,7 +27,7 @@ class MatMul(Function):
         if a.requires_grad:
             ga = matmul(gy, swapaxes(b2, -1, -2))
             if a.ndim == 1:
-                ga = reshape(sum_to(ga, a2.shape), a.shape)
+                ga = squeeze(ga, -2)
         if b.requires_grad:
             if (a.ndim == 2 and b.ndim == 2 and b.creator is None and not Config.enable_backprop
                     and a.dtype == b.dtype == gy.dtype):
@@ -40,7 +40,8 @@ class MatMul(Function):
             else:
                 gb = matmul(swapaxes(a2, -1, -2), gy)
             if b.ndim == 1:
-                gb = reshape(sum_to(gb, b2.shape), b.shape)
+                gb = squeeze(gb, -1)
+        # batch dims that broadcast are summed back by the engine, as for every op
         return ga, gb
 
 
