@@ -38,7 +38,3 @@ class PeekyDecoder(nn.Module):
 class PeekySeq2seq(Seq2seqBase):
     kind = "peeky"
     decoder_class = PeekyDecoder
-
-    def encode(self, xs):
-        _, h = self.encoder(xs)
-        return (h,)

@@ -66,8 +66,9 @@ class Seq2seqBase(nn.Module):
     """An encoder and a decoder, initialised as the book; `loss`, `generate`, and the
     book's parameter list (`book_params`, `load_book_params`).
 
-    Subclasses set `decoder_class` and define `encode(xs) -> memory`, a tuple handed to
-    ``decoder(ids, *memory, state=...)``.
+    Subclasses set `decoder_class`; `encode(xs) -> memory` is the tuple handed to
+    ``decoder(ids, *memory, state=...)``: the encoder's last h here, which the plain and
+    peeky decoders need (the attention model overrides it to pass every hidden state).
     """
 
     kind = None
@@ -86,7 +87,8 @@ class Seq2seqBase(nn.Module):
         self.decoder = self.decoder_class(V, D, H, rng=rng, dtype=dtype)
 
     def encode(self, xs):
-        raise NotImplementedError
+        _, h = self.encoder(xs)
+        return (h,)
 
     def forward(self, xs, ts_in):
         """Scores (N, Td, V) of the decoder fed ``ts_in`` (teacher forcing)."""
@@ -152,7 +154,3 @@ class Seq2seq(Seq2seqBase):
 
     kind = "seq2seq"
     decoder_class = Decoder
-
-    def encode(self, xs):
-        _, h = self.encoder(xs)
-        return (h,)

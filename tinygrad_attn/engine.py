@@ -138,10 +138,6 @@ class Variable:
     def is_leaf(self):
         return self.creator is None
 
-    def set_creator(self, func):
-        self.creator = func
-        self.generation = func.generation + 1
-
     def cleargrad(self):
         self.grad = None
 
