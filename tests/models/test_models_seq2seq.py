@@ -119,7 +119,7 @@ def test_ops_are_recorded_under_module_scopes():
     assert "softmax" in scopes[("decoder", "attention")]
     assert "embedding" in scopes[("encoder", "embed")]
     assert "matmul" in scopes[("decoder", "affine")]
-    assert "split" in scopes[("decoder", "lstm")]
+    assert "lstm" in scopes[("decoder", "lstm")]
     assert "softmax_cross_entropy" in scopes[()]
     assert set(scopes) <= {(), ("encoder",), ("decoder",), ("encoder", "embed"),
                            ("encoder", "lstm"), ("decoder", "embed"), ("decoder", "lstm"),
