@@ -24,6 +24,9 @@ fused forward and rule equal to the composite.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import numpy as np
 
 from ..autodiff import grad
@@ -31,7 +34,8 @@ from ..tape import Function, Variable, _grad_enabled, _wrap, as_operand, as_vari
 from .elementwise import sigmoid, tanh
 from .shape import split, stack, swapaxes, unstack
 
-__all__ = ["lstm", "lstm_composite", "lstm_cell", "LSTMSequence", "gate_layout"]
+__all__ = ["lstm", "lstm_composite", "lstm_cell", "LSTMSequence", "gate_layout",
+           "frozen_weights"]
 
 
 def gate_layout(H):
@@ -44,8 +48,49 @@ def gate_layout(H):
     return perm, np.argsort(perm), scale
 
 
+# Inside `frozen_weights()` (decoding) the weights cannot change, so their internal layout
+# is prepared once and scratch buffers are reused from step to step.
+_frozen = contextvars.ContextVar("tinygrad_attn_lstm_frozen", default=None)
+
+
+@contextlib.contextmanager
+def frozen_weights():
+    """Promise that no weight changes inside the block (e.g. while decoding): `lstm` then
+    prepares each weight's internal layout once, not at every call, and reuses its scratch
+    buffers. Nothing recorded inside may be differentiated after a weight changes."""
+    token = _frozen.set({})
+    try:
+        yield
+    finally:
+        _frozen.reset(token)
+
+
+def _scratch(shape, dtype):
+    """An uninitialised array; inside `frozen_weights` the same one for the same request."""
+    cache = _frozen.get()
+    if cache is None:
+        return np.empty(shape, dtype)
+    key = ("scratch", shape, np.dtype(dtype))
+    buf = cache.get(key)
+    if buf is None:
+        buf = cache[key] = np.empty(shape, dtype)
+    return buf
+
+
 def prepare_weights(Wx, Wh, b):
-    """Private copies of the weights in the internal layout, sigmoid columns scaled by 1/2."""
+    """Private copies of the weights in the internal layout, sigmoid columns scaled by 1/2
+    (inside `frozen_weights`, made once per weight)."""
+    cache = _frozen.get()
+    if cache is not None:
+        key = (id(Wx), id(Wh), id(b))
+        hit = cache.get(key)
+        if hit is None:   # the arrays are kept with the result, so their ids stay theirs
+            hit = cache[key] = (Wx, Wh, b, _prepare(Wx, Wh, b))
+        return hit[3]
+    return _prepare(Wx, Wh, b)
+
+
+def _prepare(Wx, Wh, b):
     H = Wh.shape[0]
     perm, _, scale = gate_layout(H)
     scale = scale.astype(Wh.dtype)
@@ -82,10 +127,10 @@ def forward_arrays(xs, Wx, Wh, b, h0=None, c0=None, keep=True, prepared=None):
         Hb[0] = 0
     else:
         Hb[0] = h0
-    C = np.empty((T if keep else 2, N, H), dt)
-    TC = np.empty((T if keep else 1, N, H), dt)
-    tmp = np.empty((N, 4 * H), dt)
-    t1 = np.empty((N, H), dt)
+    C = np.empty((T, N, H), dt) if keep else np.empty((2, N, H), dt)
+    TC = np.empty((T, N, H), dt) if keep else _scratch((1, N, H), dt)
+    tmp = _scratch((N, 4 * H), dt)
+    t1 = _scratch((N, H), dt)
     c_prev = c0
     for t in range(T):
         A = G[t]
