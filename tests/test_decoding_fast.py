@@ -68,7 +68,9 @@ def test_frozen_weights_prepares_each_weight_once_and_reuses_buffers():
     with no_grad(), recurrent.frozen_weights():
         first = recurrent.prepare_weights(Wx.data, Wh.data, b.data)
         assert recurrent.prepare_weights(Wx.data, Wh.data, b.data) is first
-        assert recurrent._scratch((4, 8), np.float32) is recurrent._scratch((4, 8), np.float32)
+        buf = recurrent._scratch("a", (4, 8), np.float32)
+        assert recurrent._scratch("a", (4, 8), np.float32) is buf
+        assert recurrent._scratch("b", (4, 8), np.float32) is not buf
         h1 = recurrent.lstm(xs, Wx, Wh, b)[1]
         h2 = recurrent.lstm(xs, Wx, Wh, b, h1)[1]
     assert recurrent.prepare_weights(Wx.data, Wh.data, b.data) is not first  # outside: fresh

@@ -71,12 +71,13 @@ def frozen_weights():
         _frozen.reset(token)
 
 
-def _scratch(shape, dtype):
-    """An uninitialised array; inside `frozen_weights` the same one for the same request."""
+def _scratch(name, shape, dtype):
+    """An uninitialised array; inside `frozen_weights` the same one for the same name, shape
+    and dtype (the name keeps two buffers of one shape apart)."""
     cache = _frozen.get()
     if cache is None:
         return np.empty(shape, dtype)
-    key = ("scratch", shape, np.dtype(dtype))
+    key = ("scratch", name, shape, np.dtype(dtype))
     buf = cache.get(key)
     if buf is None:
         buf = cache[key] = np.empty(shape, dtype)
@@ -97,11 +98,18 @@ def prepare_weights(Wx, Wh, b):
 
 
 def _prepare(Wx, Wh, b):
+    """(Wxb (D + 1, 4H): Wx with b as its last row, Wh (H, 4H)), internal layout, scaled.
+
+    The bias rides in the input projection as the weight of a column of ones: one product
+    writes x @ Wx + b (no pass over the (T, N, 4H) workspace to add it), and in the rule
+    the same product over all steps gives dWx and db together."""
     H = Wh.shape[0]
     perm, _, scale = gate_layout(H)
     scale = scale.astype(Wh.dtype)
-    return (np.multiply(Wx[:, perm], scale), np.multiply(Wh[:, perm], scale),
-            np.multiply(b[perm], scale))
+    Wxb = np.empty((Wx.shape[0] + 1, 4 * H), Wx.dtype)
+    np.multiply(Wx[:, perm], scale, out=Wxb[:-1])
+    np.multiply(b[perm], scale, out=Wxb[-1])
+    return Wxb, np.multiply(Wh[:, perm], scale)
 
 
 def _gates(A, H):
@@ -122,11 +130,15 @@ def forward_arrays(xs, Wx, Wh, b, h0=None, c0=None, keep=True, prepared=None):
     N, T, D = xs.shape
     H = Wh.shape[0]
     dt = xs.dtype
-    Wxs, Whs, bs = prepare_weights(Wx, Wh, b) if prepared is None else prepared
-    xs_tm = np.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(T * N, D)
-    # every step's input projection in one product, time-major: each step a contiguous block
-    G = np.dot(xs_tm, Wxs)
-    G += bs
+    Wxb, Whs = prepare_weights(Wx, Wh, b) if prepared is None else prepared
+    xs_tm = np.empty((T, N, D + 1), dt)          # time-major inputs and a column of ones
+    xs_tm[:, :, :D] = xs.transpose(1, 0, 2)
+    xs_tm[:, :, D] = 1
+    xs_tm = xs_tm.reshape(T * N, D + 1)
+    # every step's input projection (bias included) in one product, time-major: each step's
+    # block contiguous
+    G = np.empty((T * N, 4 * H), dt) if keep else _scratch("G", (T * N, 4 * H), dt)
+    np.dot(xs_tm, Wxb, out=G)
     G = G.reshape(T, N, 4 * H)
     Hb = np.empty((T + 1, N, H), dt)   # h_0 .. h_T, time-major; hs is a view of Hb[1:]
     if h0 is None:
@@ -134,9 +146,9 @@ def forward_arrays(xs, Wx, Wh, b, h0=None, c0=None, keep=True, prepared=None):
     else:
         Hb[0] = h0
     C = np.empty((T, N, H), dt) if keep else np.empty((2, N, H), dt)
-    TC = np.empty((T, N, H), dt) if keep else _scratch((1, N, H), dt)
-    tmp = _scratch((N, 4 * H), dt)
-    t1 = _scratch((N, H), dt)
+    TC = np.empty((T, N, H), dt) if keep else _scratch("TC", (1, N, H), dt)
+    tmp = _scratch("tmp", (N, 4 * H), dt)
+    t1 = _scratch("t1", (N, H), dt)
     c_prev = c0
     for t in range(T):
         A = G[t]
@@ -214,7 +226,7 @@ def backward_arrays(ws, Wx, Wh, has_h0, c0, dhs, dhT, dcT, need_dxs=True):
     xs_tm, G, C, TC, Hb = ws
     T, N, H4 = G.shape
     H = H4 // 4
-    D = xs_tm.shape[1]
+    D = xs_tm.shape[1] - 1
     dt = G.dtype
     perm, inverse, _ = gate_layout(H)
     Whp = Wh[:, perm]                     # unscaled, internal layout
@@ -263,8 +275,8 @@ def backward_arrays(ws, Wx, Wh, has_h0, c0, dhs, dhT, dcT, need_dxs=True):
         dWh = np.dot(Hb[1:-1].reshape((T - 1) * N, H).T, dA[N:])
     else:
         dWh = None                         # Wh never touched the output
-    dWx = np.dot(xs_tm.T, dA)
-    db = dA.sum(axis=0)
+    dWxb = np.dot(xs_tm.T, dA)             # (D + 1, 4H): dWx, and db in the last row
+    dWx, db = dWxb[:-1], dWxb[-1]
     dxs = None
     if need_dxs:
         dxs = np.dot(dA, Wx[:, perm].T).reshape(T, N, D).transpose(1, 0, 2)
