@@ -1,9 +1,11 @@
-"""Gradient-checking kit: finite differences, `gradcheck`, `gradgradcheck`, and `strategies`.
+"""Gradient testing that finds the bug, not just the failure.
 
-    from tinygrad_attn.testing import gradcheck, gradgradcheck, numerical_grad, strategies
+    from tinygrad_attn.testing import gradcheck, locate, check_op, taylor_check, strategies
 
-    gradcheck(F.softmax, np.random.randn(3, 4))                  # True, or GradcheckError
-    gradgradcheck(lambda a, b: a @ b, np.random.randn(2, 3), np.random.randn(3))
+    gradcheck(F.softmax, np.random.randn(3, 4))           # True, or GradcheckError
+    report = locate(lambda: model.loss(xs, ts))            # which op's rule is wrong, or None
+    check_op(my_op, strategies.floats_arrays())            # a hypothesis property test
+    taylor_check(F.tanh, np.random.randn(5))               # step-size-free second opinion
 
 How the checks work
 -------------------
@@ -16,13 +18,20 @@ softmax backward that returns zeros, or subtracts ``mean(gy)`` where it should s
 ``sum(gy * y)``, passes an all-ones check; a random projection catches both.
 
 On failure, `GradcheckError` names the input, the projection, how many entries differ, the
-worst entry's index, autograd's and the numerical value there, and the tolerance.
+worst entry's index, autograd's and the numerical value there, and the tolerance, and ends
+with what `locate` found in the graph: the op whose own rule is wrong.
 
 Finite differences are always taken in float64, whatever the inputs' dtype; autograd runs
 in the inputs' own dtype, and its gradients must come back with each input's shape and
-dtype. Checking float32 inputs works but warns (`PrecisionWarning`): float32 cannot meet
-tight tolerances. Integer and bool inputs are data (token ids, masks): they are passed
-through unchanged and never checked.
+dtype. `eps`, `atol` and `rtol` default from the narrowest float dtype among the inputs
+(`default_tolerances`): float64 stays tight, float32 works without hand-tuning; explicit
+tolerances tighter than the dtype supports warn (`PrecisionWarning`). Integer and bool
+inputs are data (token ids, masks): they are passed through unchanged and never checked.
+
+Kinks: where an entry disagrees, it is looked at again with smaller steps and one-sided
+differences; at a kink (relu or abs at 0, max with ties) an autograd value between the left
+and right differences is a valid subgradient and is accepted with a `KinkWarning`, while a
+value outside them still fails.
 
 `f` takes one argument per input (Variables for floating inputs, integer inputs exactly as
 given) and returns a Variable, or a tuple/list of Variables (then every output is projected
@@ -34,18 +43,18 @@ import warnings
 
 import numpy as np
 
-from ..engine import Variable, grad as _autograd, using_config
+from .. import Variable, grad as _autograd, using_config
+from ._core import (GradcheckError, KinkWarning, PrecisionWarning, default_tolerances,
+                    resolve_tolerances)
+from ._freed import GraphNotFreedError, graph_freed
+from ._locate import Report, locate
+from ._checkop import CheckOpError, check_op, check_op_example, op_test  # noqa: E402
+from ._taylor import TaylorResult, taylor_check  # noqa: E402
 
 __all__ = ["numerical_grad", "gradcheck", "gradgradcheck", "GradcheckError",
-           "PrecisionWarning", "strategies"]
-
-
-class GradcheckError(AssertionError):
-    """Autograd disagrees with finite differences (or returns a wrong shape or dtype)."""
-
-
-class PrecisionWarning(UserWarning):
-    """A gradient check was asked of float32 inputs: use float64 for tight tolerances."""
+           "PrecisionWarning", "KinkWarning", "default_tolerances", "locate", "Report",
+           "check_op", "check_op_example", "op_test", "CheckOpError", "taylor_check",
+           "TaylorResult", "graph_freed", "GraphNotFreedError", "strategies"]
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -98,8 +107,9 @@ def _grad_output_list(grad_output, outs, single, where):
 
 def _float64_inputs(inputs):
     """Fresh float64 leaf Variables for floating inputs; integer inputs unchanged."""
-    return [Variable(np.array(_array_of(x), dtype=np.float64)) if _is_floating(x) else x
-            for x in inputs]
+    # C order: the perturbation loop reshapes to a flat view (a transposed input would copy)
+    return [Variable(np.array(_array_of(x), dtype=np.float64, order="C")) if _is_floating(x)
+            else x for x in inputs]
 
 
 def _jacobian_columns(f, inputs, eps, where):
@@ -170,27 +180,31 @@ def numerical_grad(f, *inputs, eps=1e-6, grad_output=None):
     return [None if c is None else np.asarray(c @ u) for c in cols]
 
 
-def gradcheck(f, *inputs, atol=1e-5, rtol=1e-4, eps=1e-6, n_projections=2, seed=0,
-              raise_exception=True):
+def gradcheck(f, *inputs, atol=None, rtol=None, eps=None, n_projections=2, seed=0,
+              raise_exception=True, repro_dir=None, locate=True):
     """Check autograd's gradients of `f` against finite differences; True if they agree.
 
     For each of `n_projections` random normal output gradients ``u`` (drawn with `seed`;
     never all ones), the autograd gradient of ``sum(u * f(*inputs))`` with respect to every
     floating input (computed by `tinygrad_attn.grad`, in the input's own dtype) must match
     the float64 central difference entrywise: ``|autograd - numerical| <= atol + rtol *
-    |numerical|``. Each gradient must also have its input's shape and dtype. Integer and bool
-    inputs are data and are skipped; an input f does not use must get a zero gradient.
+    |numerical|``. `eps`, `atol`, `rtol` default from the narrowest float dtype among the
+    inputs (`default_tolerances`). Each gradient must also have its input's shape and dtype.
+    Integer and bool inputs are data and are skipped; an input f does not use must get a
+    zero gradient. Kinks are handled as the module docstring says.
 
     Raises `GradcheckError` (an AssertionError) naming the input, the worst entry, both
-    values and the tolerance; with ``raise_exception=False`` returns False instead. Warns
-    `PrecisionWarning` if a floating input is float32 (or narrower).
+    values and the tolerance, and ending with `locate`'s finding in the graph (its
+    ``report``; ``locate=False`` skips that); with ``raise_exception=False`` returns False
+    instead. With `repro_dir`, a failure also writes a standalone script, the inputs (.npz)
+    and the highlighted diagram there (see `check_op`).
     """
     return _check(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception,
-                  "gradcheck", "")
+                  "gradcheck", "", repro_dir, locate, 1)
 
 
-def gradgradcheck(f, *inputs, atol=1e-5, rtol=1e-4, eps=1e-6, n_projections=2, seed=0,
-                  raise_exception=True):
+def gradgradcheck(f, *inputs, atol=None, rtol=None, eps=None, n_projections=2, seed=0,
+                  raise_exception=True, repro_dir=None, locate=True):
     """Check second-order gradients of `f`: `gradcheck` applied to f's first-order gradient.
 
     A random normal output projection ``u`` (from `seed`) fixes the first-order gradient
@@ -198,12 +212,20 @@ def gradgradcheck(f, *inputs, atol=1e-5, rtol=1e-4, eps=1e-6, n_projections=2, s
     along random projections ``v``, the autograd gradient of ``sum(v * g(x))`` is compared
     with central differences of ``g`` itself. A backward rule that is not built from
     differentiable ops (e.g. one computed with NumPy on ``.data``) fails here even when its
-    first order is right. Same arguments, result and errors as `gradcheck`.
+    first order is right; `locate` (order 2) then names the op whose rule it is. Same
+    arguments, result and errors as `gradcheck`.
     """
     _check_not_complex(inputs, "gradgradcheck")
     float_idx = [i for i, x in enumerate(inputs) if _is_floating(x)]
     if not float_idx:
         raise ValueError("gradgradcheck: no floating input to differentiate")
+    first_order = _first_order_of(f, inputs, float_idx, seed)
+    first_order.original = f
+    return _check(first_order, inputs, atol, rtol, eps, n_projections, seed, raise_exception,
+                  "gradgradcheck", " (second order)", repro_dir, locate, 2)
+
+
+def _first_order_of(f, inputs, float_idx, seed):
     # The first-order projection u is drawn once, so g is a fixed (deterministic) function.
     rng = np.random.default_rng([seed, 1])
     probe, _ = _as_outputs(f(*_float64_inputs(inputs)), "gradgradcheck")
@@ -217,80 +239,71 @@ def gradgradcheck(f, *inputs, atol=1e-5, rtol=1e-4, eps=1e-6, n_projections=2, s
         return tuple(Variable(np.zeros(x.shape, x.dtype), requires_grad=False) if g is None
                      else g for g, x in zip(gs, wrt))
 
-    return _check(first_order, inputs, atol, rtol, eps, n_projections, seed, raise_exception,
-                  "gradgradcheck", " (second order)")
+    return first_order
 
 
-def _check(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception, where, order):
+def _check(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception, where, order,
+           repro_dir=None, run_locate=True, level=1):
     with using_config("enable_backprop", True):  # works even when called under no_grad()
         return _check_recorded(f, inputs, atol, rtol, eps, n_projections, seed,
-                               raise_exception, where, order)
+                               raise_exception, where, order, repro_dir, run_locate, level)
 
 
 def _check_recorded(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception, where,
-                    order):
+                    order, repro_dir, run_locate, level):
+    from . import _core
     _check_not_complex(inputs, where)
     float_idx = [i for i, x in enumerate(inputs) if _is_floating(x)]
     if not float_idx:
         raise ValueError(f"{where}: no floating input to differentiate")
-    narrow = [i for i in float_idx if _array_of(inputs[i]).dtype.itemsize < 8]
-    if narrow:
-        dt = _array_of(inputs[narrow[0]]).dtype
-        warnings.warn(f"{where}: input {narrow[0]} is {dt}; finite differences cannot meet "
-                      "tight tolerances in it. Use float64 inputs for gradient checks.",
-                      PrecisionWarning, stacklevel=4)
-
-    def fail(msg):
-        if raise_exception:
-            raise GradcheckError(f"{where}: {msg}")
-        return False
-
-    # autograd in the inputs' own dtypes, on fresh leaves (nothing's .grad is touched)
-    xs = [Variable(np.array(_array_of(x))) if _is_floating(x) else x for x in inputs]
-    outs, _ = _as_outputs(f(*xs), where)
-    for k, y in enumerate(outs):
-        if y.dtype.kind != "f":
-            raise TypeError(f"{where}: output {k} has dtype {y.dtype}; only floating outputs "
-                            "can be checked")
-    wrt = [xs[i] for i in float_idx]
-    cols = _jacobian_columns(f, inputs, eps, where)
-    rng = np.random.default_rng(seed)
-    for p in range(n_projections):
-        us = [rng.standard_normal(y.shape) for y in outs]
-        seeds = [Variable(u.astype(y.dtype), requires_grad=False) for u, y in zip(us, outs)]
-        got = _autograd(outs, wrt, grad_outputs=seeds, allow_unused=True)
-        u = np.concatenate([u.ravel() for u in us])
-        for i, x, g in zip(float_idx, wrt, got):
-            numerical = np.asarray(cols[i] @ u)
-            if g is None:  # f does not use this input: its gradient is zero
-                analytic = np.zeros(x.shape)
-            else:
-                if not isinstance(g, Variable):
-                    return fail(f"input {i}{order}: gradient is a {type(g).__name__}, "
-                                "not a Variable")
-                if g.shape != x.shape:
-                    return fail(f"input {i}{order}: gradient has shape {g.shape} but the input "
-                                f"has shape {x.shape}")
-                if g.dtype != x.dtype:
-                    return fail(f"input {i}{order}: gradient has dtype {g.dtype} but the input "
-                                f"has dtype {x.dtype}")
-                analytic = np.asarray(g.data, dtype=np.float64)
-            if analytic.size == 0:
-                continue
-            err = np.abs(analytic - numerical)
-            tol = atol + rtol * np.abs(numerical)
-            bad = ~(err <= tol)  # also catches NaN
-            if bad.any():
-                excess = np.where(np.isnan(err), np.inf, err - tol)
-                idx = np.unravel_index(int(np.argmax(excess)), x.shape)
-                idx = tuple(int(j) for j in idx)
-                a, n = float(analytic[idx]), float(numerical[idx])
-                return fail(
-                    f"input {i}{order}, projection {p}: {int(bad.sum())} of {bad.size} entries "
-                    f"differ; worst entry {idx}: autograd {a!r} vs numerical {n!r} "
-                    f"(|diff| {err[idx]:.3g} > tolerance {tol[idx]:.3g} = atol {atol:g} + "
-                    f"rtol {rtol:g} * |numerical|)")
-    return True
+    dtypes = [_array_of(inputs[i]).dtype for i in float_idx]
+    eps, atol, rtol, narrow = resolve_tolerances(dtypes, eps, atol, rtol, where, stacklevel=5)
+    calls = []
+    res = _core.compare(f, list(inputs), eps=eps, atol=atol, rtol=rtol,
+                        n_projections=n_projections, seed=seed, where=where,
+                        order_log=calls)
+    if res.kinks:
+        warnings.warn(f"{where}: {len(res.kinks)} kink(s) accepted: " + "; ".join(
+            res.kinks[:3]) + (" ..." if len(res.kinks) > 3 else ""), KinkWarning,
+            stacklevel=4)
+    if res.mismatch is None:
+        return True
+    msg = f"{where}: {res.mismatch.describe(order)}"
+    report = None
+    if run_locate:
+        from ._locate import locate_outputs
+        if level == 2:
+            # the first-order graph is built from f's forward graph: check its rules twice
+            original = getattr(f, "original", None)
+            xs = [Variable(np.array(_array_of(x))) if _is_floating(x) else x for x in inputs]
+            from ._core import recording_order
+            with recording_order() as seen:
+                fwd, _ = _as_outputs(original(*xs), where)
+            report = locate_outputs(fwd, seen, seed=seed, order=2)
+        else:
+            report = locate_outputs(res.outs, calls, seed=seed)
+        if report is not None:
+            msg += "\n" + str(report)
+        else:
+            msg += ("\nlocate: every recorded op's rule agrees with finite differences of "
+                    "that op alone, so the difference comes from outside the tape: f computes "
+                    "with .data or detach(), a rule builds its gradient from values cut from "
+                    "the tape, or an op mutates an array in place")
+    err = GradcheckError(msg)
+    err.report = report
+    if repro_dir is not None:
+        from ._repro import write_repro
+        call = "gradgradcheck" if level == 2 else "gradcheck"
+        target = getattr(f, "original", f)
+        err.repro = write_repro(repro_dir, call, target, list(inputs),
+                                dict(atol=atol, rtol=rtol, eps=eps,
+                                     n_projections=n_projections, seed=seed),
+                                report=report, message=msg)
+        err.args = (msg + f"\nrepro: python {err.repro / 'repro.py'} (inputs, script and "
+                    f"diagram in {err.repro})",)
+    if raise_exception:
+        raise err
+    return False
 
 
 def __getattr__(name):
