@@ -7,7 +7,7 @@ Per example and per dtype: the output keeps the inputs' float dtype; first order
 with order=2) agrees with finite differences along random projections (`gradcheck`,
 `gradgradcheck`, tolerances from the dtype); a second backward over the same graph gives
 the same gradients; and after the graph is dropped nothing of it is alive (`graph_freed`).
-A failure is shrunk by hypothesis, then written as a repro (script, inputs, diagram) to a
+A failing example is written as a repro (script, inputs, diagram) to a
 temporary folder (or `repro_dir`) that the error message names.
 
 Hypothesis is imported only when a check runs: `import tinygrad_attn.testing` works
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import Function, Variable, grad as _grad, using_config
+from .. import Function, Variable, grad as _grad, set_grad_enabled
 from . import _core
 
 __all__ = ["check_op", "check_op_example", "op_test", "CheckOpError"]
@@ -53,16 +53,18 @@ def _name(f):
 
 
 def check_op_example(f, *inputs, dtypes=(np.float64, np.float32), order=2, eps=None,
-                     atol=None, rtol=None, n_projections=2, seed=0, same_dtype=True):
+                     atol=None, rtol=None, n_projections=2, seed=0, same_dtype=True,
+                     locate=True):
     """One example of `check_op`, without hypothesis: every check, in every dtype.
 
     Floating inputs are cast to each dtype in turn (integer inputs stay as they are).
-    Raises `GradcheckError` naming the dtype and the check that failed; returns the list of
-    kink notes (empty when none was met).
+    Raises `GradcheckError` naming the dtype and the check that failed (ending with
+    `locate`'s finding unless ``locate=False``); returns the list of kink notes.
     """
-    from . import GradcheckError, gradcheck, gradgradcheck
-    from ._freed import graph_freed
     import warnings
+
+    from ._core import GradcheckError
+    from ._gradcheck import gradcheck, gradgradcheck
     fn = _callable(f)
     name = _name(f)
     kinks = []
@@ -78,39 +80,17 @@ def check_op_example(f, *inputs, dtypes=(np.float64, np.float32), order=2, eps=N
             err.dtype = dtype
             raise err
 
-        # the output's dtype, and the gradients twice over the same graph
-        leaves = [Variable(np.array(x)) if _core.is_floating(x) else x for x in xs]
-        with using_config("enable_backprop", True):
-            outs, _ = _core.as_outputs(fn(*leaves), where)
-            if same_dtype:
-                for k, y in enumerate(outs):
-                    if y.dtype.kind == "f" and y.dtype != dtype:
-                        fail(f"output {k} has dtype {y.dtype}, not the inputs' {dtype}")
-            watch = graph_freed(*outs)
-            wrt = [x for x in leaves if isinstance(x, Variable) and x.dtype.kind == "f"]
-            fl = [y for y in outs if y.dtype.kind == "f"]
-            rng = np.random.default_rng([seed, 3])
-            seeds = [Variable(rng.standard_normal(y.shape).astype(y.dtype), requires_grad=False)
-                     for y in fl]
-            once = _grad(fl, wrt, grad_outputs=seeds, allow_unused=True)
-            once = [None if g is None else np.array(g.data) for g in once]
-            twice = _grad(fl, wrt, grad_outputs=seeds, allow_unused=True)
-            for i, (a, b) in enumerate(zip(once, twice)):
-                b = None if b is None else b.data
-                if (a is None) != (b is None) or (a is not None and not np.array_equal(
-                        a, b, equal_nan=True)):
-                    fail(f"a second backward over the same graph gives different gradients "
-                         f"for input {i} (a rule mutates an array it was given, or keeps "
-                         "state between calls)")
-        del outs, fl, twice, once
+        problem, watch = _dtype_and_determinism(fn, xs, dtype, where, seed, same_dtype)
+        if problem:
+            fail(problem)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", _core.KinkWarning)
             try:
                 gradcheck(fn, *xs, eps=eps, atol=atol, rtol=rtol, n_projections=n_projections,
-                          seed=seed)
+                          seed=seed, locate=locate)
                 if order >= 2:
                     gradgradcheck(fn, *xs, eps=eps, atol=atol, rtol=rtol,
-                                  n_projections=n_projections, seed=seed)
+                                  n_projections=n_projections, seed=seed, locate=locate)
             except GradcheckError as e:
                 fail(str(e), e.report)
         kinks += [str(w.message) for w in caught if issubclass(w.category, _core.KinkWarning)]
@@ -121,9 +101,40 @@ def check_op_example(f, *inputs, dtypes=(np.float64, np.float32), order=2, eps=N
     return kinks
 
 
+def _dtype_and_determinism(fn, xs, dtype, where, seed, same_dtype):
+    """The output's dtype, and the gradients of two backward passes over one graph; returns
+    (problem text or None, a graph_freed watching that graph). A function of its own so
+    that nothing of the graph outlives it."""
+    from ._freed import graph_freed
+    leaves = [Variable(np.array(x)) if _core.is_floating(x) else x for x in xs]
+    with set_grad_enabled(True):
+        outs, _ = _core.as_outputs(fn(*leaves), where)
+        watch = graph_freed(*outs)
+        if same_dtype:
+            for k, y in enumerate(outs):
+                if y.dtype.kind == "f" and y.dtype != dtype:
+                    return f"output {k} has dtype {y.dtype}, not the inputs' {dtype}", watch
+        wrt = [x for x in leaves if isinstance(x, Variable) and x.dtype.kind == "f"]
+        fl = [y for y in outs if y.dtype.kind == "f"]
+        rng = np.random.default_rng([seed, 3])
+        seeds = [Variable(rng.standard_normal(y.shape).astype(y.dtype), requires_grad=False)
+                 for y in fl]
+        once = _grad(fl, wrt, grad_outputs=seeds, allow_unused=True)
+        once = [None if g is None else np.array(g.data) for g in once]
+        twice = _grad(fl, wrt, grad_outputs=seeds, allow_unused=True)
+        for i, (a, b) in enumerate(zip(once, twice)):
+            b = None if b is None else b.data
+            if (a is None) != (b is None) or (a is not None and not np.array_equal(
+                    a, b, equal_nan=True)):
+                return (f"a second backward over the same graph gives different gradients "
+                        f"for input {i} (a rule mutates an array it was given, or keeps state "
+                        "between calls)"), watch
+    return None, watch
+
+
 def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps=None,
              atol=None, rtol=None, n_projections=2, seed=0, same_dtype=True, settings=None,
-             repro_dir=None):
+             repro_dir=None, shrink=False):
     """A hypothesis property test of op `f`, run now; returns a summary dict.
 
     f                 a callable taking Variables (F.softmax, a lambda, a model piece), a
@@ -137,11 +148,14 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
     settings          hypothesis settings (default: the active profile, e.g. `ci`, with no
                       deadline).
     repro_dir         where a failure's repro goes (default: a fresh temporary folder).
+    shrink            let hypothesis shrink a failing example first. Off by default: it
+                      re-runs every check a hundred times or more, and the repro and
+                      locate's finding say more than a smaller array does.
 
     On failure raises `CheckOpError`: the shrunk example, the check and dtype that failed,
     both values, `locate`'s finding, and ``python <folder>/repro.py`` to re-run it.
     """
-    from hypothesis import HealthCheck, given
+    from hypothesis import HealthCheck, Phase, given
     from hypothesis import settings as hsettings
     from hypothesis import strategies as st
     from hypothesis.strategies import SearchStrategy
@@ -155,8 +169,8 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
 
     def prop(drawn):
         summary["examples"] += 1
-        try:
-            summary["kinks"] += check_op_example(f, *drawn, **options)
+        try:  # no locate while searching and shrinking: it runs once, on the final example
+            summary["kinks"] += check_op_example(f, *drawn, locate=False, **options)
         except Exception as e:
             failures.append((drawn, e))
             raise
@@ -164,7 +178,8 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
     base = settings if settings is not None else hsettings()
     suppress = list(base.suppress_health_check) + [HealthCheck.too_slow,
                                                    HealthCheck.data_too_large]
-    run = hsettings(base, deadline=None, suppress_health_check=suppress)(
+    phases = [p for p in base.phases if shrink or p is not Phase.shrink]
+    run = hsettings(base, deadline=None, suppress_health_check=suppress, phases=phases)(
         given(st.tuples(*strategies))(prop))
     try:
         run()
@@ -172,6 +187,10 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
         if not failures or isinstance(exc, KeyboardInterrupt):
             raise
         drawn, err = failures[-1]
+        try:
+            check_op_example(f, *drawn, **options)
+        except Exception as again:  # the same failure, now with locate's finding
+            err = again
         from ._repro import write_repro
         dtype = getattr(err, "dtype", None)
         rerun = dict(options)
@@ -185,7 +204,7 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
                            if isinstance(x, (np.ndarray, Variable)) else repr(x)
                            for x in drawn)
         new = CheckOpError(
-            f"{message}\nfailing example (after shrinking): inputs {shapes}\n"
+            f"{message}\nfailing example{' (shrunk)' if shrink else ''}: inputs {shapes}\n"
             f"repro: python {folder / 'repro.py'}  (script, inputs.npz"
             f"{' and graph.svg, the op highlighted,' if report is not None else ''} in "
             f"{folder})")

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from .. import Function, Variable, grad as _grad, using_config
+from .. import Function, Variable, grad as _grad, set_grad_enabled
 
 __all__ = ["GradcheckError", "PrecisionWarning", "KinkWarning", "default_tolerances"]
 
@@ -149,26 +149,38 @@ def state_of(f):
     return {k: v for k, v in getattr(f, "__dict__", {}).items() if k not in _RECORDED}
 
 
-def fresh(f):
-    """A fresh, unrecorded op equal to the recorded Function `f`.
+def fresh_factory(f):
+    """A zero-argument callable making fresh, unrecorded ops equal to the recorded `f`.
 
-    ``type(f)(**f.attributes())`` when that rebuilds the same configuration (every op once
-    attributes are constructor keywords); otherwise a shallow copy with what recording
-    stored removed (ops whose attributes() only describe them, e.g. an index as text).
+    ``type(f)(**f.attributes())`` when that rebuilds the same configuration (every op whose
+    attributes are its constructor keywords); otherwise a shallow copy with what recording
+    stored removed (an op that keeps more state than its attributes). Decided once per op.
     """
+    cls = type(f)
+    want = state_of(f)
     try:
-        g = type(f)(**f.attributes())
-        if _same(sorted(state_of(g)), sorted(state_of(f))) and \
-                all(_same(state_of(g)[k], v) for k, v in state_of(f).items()):
-            return g
+        attrs = f.attributes()
+        g = cls(**attrs)
+        got = state_of(g)
+        if sorted(got) == sorted(want) and all(_same(got[k], v) for k, v in want.items()):
+            return lambda: cls(**attrs)
     except Exception:
         pass
-    g = copy.copy(f)
-    d = getattr(g, "__dict__", None)
-    if d is not None:
-        for k in _RECORDED:
-            d.pop(k, None)
-    return g
+
+    def copied():
+        g = copy.copy(f)
+        d = getattr(g, "__dict__", None)
+        if d is not None:
+            for k in _RECORDED:
+                d.pop(k, None)
+        return g
+
+    return copied
+
+
+def fresh(f):
+    """A fresh, unrecorded op equal to the recorded Function `f` (see fresh_factory)."""
+    return fresh_factory(f)()
 
 
 # --- the order in which ops ran ---------------------------------------------------------
@@ -283,7 +295,7 @@ def compare(fn, inputs, *, eps, atol, rtol, n_projections=2, seed=0, where="grad
         requires_grad = [is_floating(x) for x in inputs]
     leaves = [_leaf(x, rg if is_floating(x) else None) for x, rg in zip(inputs, requires_grad)]
     res.leaves = leaves
-    with using_config("enable_backprop", True):
+    with set_grad_enabled(True):
         if order_log is not None:
             with recording_order() as seen:
                 out = fn(*leaves)
@@ -311,7 +323,7 @@ def compare(fn, inputs, *, eps, atol, rtol, n_projections=2, seed=0, where="grad
         u = [rng.standard_normal(outs[k].shape) for k in float_outs]
         seeds = [Variable(a.astype(outs[k].dtype), requires_grad=False)
                  for a, k in zip(u, float_outs)]
-        with using_config("enable_backprop", True):
+        with set_grad_enabled(True):
             got = autograd([outs[k] for k in float_outs], wrt, grad_outputs=seeds,
                            allow_unused=True)
         us.append(u)
@@ -345,7 +357,7 @@ def compare(fn, inputs, *, eps, atol, rtol, n_projections=2, seed=0, where="grad
     U = [[u[j] for u in us] for j in range(len(float_outs))]  # per output, per projection
 
     def evaluate():
-        with using_config("enable_backprop", record_numerics):
+        with set_grad_enabled(record_numerics):
             ys, _ = as_outputs(fn(*xs64), where)
         s = np.zeros(n_projections)
         for j, k in enumerate(float_outs):

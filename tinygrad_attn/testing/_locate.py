@@ -12,11 +12,10 @@ import pathlib
 import shutil
 import tempfile
 import time
-import weakref
 
 import numpy as np
 
-from .. import Variable, grad as _grad, using_config
+from .. import Variable, grad as _grad, set_grad_enabled
 from . import _core
 from ._core import fmt_index, fmt_shape
 
@@ -120,7 +119,8 @@ class Report:
             tail += f" {len(self.others)} later op(s) disagree too: {listed}."
         if self.kinks:
             tail += f" {len(self.kinks)} kink(s) accepted on the way."
-        tail += f" {self.n_ops} ops checked in {self.seconds:.2f} s."
+        tail += f" {self.n_ops} op{'s' if self.n_ops != 1 else ''} checked in " \
+            f"{self.seconds:.2f} s."
         return head + body + "." + tail
 
     def __repr__(self):
@@ -261,8 +261,10 @@ def check_function(f, *, eps=None, atol=None, rtol=None, seed=0, max_entries=128
     e, a, r = _op_tolerances(f, eps, atol, rtol)
     rg = [x.requires_grad for x in ins]
 
+    make = _core.fresh_factory(f)
+
     def op(*xs):
-        return _core.fresh(f)(*xs)
+        return make()(*xs)
 
     fn = op
     record = False
@@ -291,7 +293,7 @@ def _first_order(op, ins, seed):
             probe = [rng.standard_normal(y.shape) for y in fl]
         wrt = [x for x in xs if isinstance(x, Variable) and x.dtype.kind == "f"]
         seeds = [Variable(u.astype(y.dtype), requires_grad=False) for u, y in zip(probe, fl)]
-        with using_config("enable_backprop", True):
+        with set_grad_enabled(True):
             gs = _grad(fl, wrt, grad_outputs=seeds, create_graph=True, allow_unused=True)
         return tuple(Variable(np.zeros(x.shape, x.dtype), requires_grad=False) if g is None
                      else g for g, x in zip(gs, wrt))
@@ -376,12 +378,10 @@ def locate(f, *inputs, eps=None, atol=None, rtol=None, seed=0, max_entries=128, 
         raise TypeError(f"locate: f must be callable (or a Variable), got {type(f).__name__}")
     xs = [x if isinstance(x, Variable) or not _core.is_floating(x) else
           Variable(np.array(_core.array_of(x))) for x in inputs]
-    with using_config("enable_backprop", True), _core.recording_order() as seen:
+    with set_grad_enabled(True), _core.recording_order() as seen:
         out = f(*xs)
     outs, _ = _core.as_outputs(out, "locate")
     return locate_outputs(outs, seen, eps=eps, atol=atol, rtol=rtol, seed=seed,
                           max_entries=max_entries, order=order, first_only=first_only, _t0=t0)
 
 
-def _weak(f):
-    return weakref.ref(f)

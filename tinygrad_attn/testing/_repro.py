@@ -318,8 +318,8 @@ def write_repro(directory, call, f, inputs, kwargs, *, report=None, message=""):
             op = script.op(report.function, "op")
             ins = [script.array(f"op_input_{k}", a) for k, a in enumerate(report.op_inputs)]
             eps, atol, rtol = report.tolerances
-            where = report.scope_name or "top level"
-            body.append(f"# the op locate blamed, {report.signature} in {where}, alone at "
+            where = f"in {report.scope_name}" if report.scope else "at top level"
+            body.append(f"# the op locate blamed, {report.signature} {where}, alone at "
                         "the values the graph gave it")
             body.append("def op(*xs):\n"
                         f"    return _fresh({op})(*xs)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import Variable, grad as _grad, using_config
+from .. import Variable, grad as _grad, set_grad_enabled
 from . import _core
 
 __all__ = ["taylor_check", "TaylorResult"]
@@ -51,7 +51,7 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
     Returns a `TaylorResult` (truthy when it passes); raises `GradcheckError` with the
     observed rates (and `locate`'s finding) when it fails, unless ``raise_exception=False``.
     """
-    from . import GradcheckError
+    from ._core import GradcheckError
     where = "taylor_check"
     _core.check_not_complex(inputs, where)
     idx = [i for i, x in enumerate(inputs) if _core.is_floating(x)]
@@ -61,13 +61,13 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
     leaves = [Variable(np.array(_core.array_of(x))) if _core.is_floating(x) else x
               for x in inputs]
     calls = []
-    with using_config("enable_backprop", True), _core.recording_order() as seen:
+    with set_grad_enabled(True), _core.recording_order() as seen:
         outs, _ = _core.as_outputs(f(*leaves), where)
     calls.extend(seen)
     fl = [k for k, y in enumerate(outs) if y.dtype.kind == "f"]
     us = [rng.standard_normal(outs[k].shape) for k in fl]
     vs = {i: rng.standard_normal(np.shape(_core.array_of(inputs[i]))) for i in idx}
-    with using_config("enable_backprop", True):
+    with set_grad_enabled(True):
         gs = _grad([outs[k] for k in fl], [leaves[i] for i in idx],
                    grad_outputs=[Variable(u.astype(outs[k].dtype), requires_grad=False)
                                  for u, k in zip(us, fl)], allow_unused=True)
@@ -83,7 +83,7 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
         return float(sum(np.sum(u * y) for u, y in zip(us, ys))), \
             float(sum(np.sum(np.abs(u * y)) for u, y in zip(us, ys)))
 
-    with using_config("enable_backprop", True):
+    with set_grad_enabled(True):
         s0, mag0 = s(0.0)
         hs = [h0 / 2 ** k for k in range(halvings + 1)]
         rem, mags = [], []
