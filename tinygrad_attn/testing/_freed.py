@@ -119,7 +119,7 @@ class graph_freed:
                                          else "")
         raise GraphNotFreedError(f"graph_freed: {len(alive)} of {len(self._refs)} objects of "
                                  f"the graph are still alive after its outputs were dropped: "
-                                 f"{shown}. {why.capitalize()}.")
+                                 f"{shown}. {why[0].upper() + why[1:]}.")
 
     def __bool__(self):
         return self.freed
