@@ -234,6 +234,9 @@ def _write_atomic(path, data):
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a drawing is not
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
