@@ -262,3 +262,20 @@ def test_unknown_kind_and_option():
         generate("words", 5, 0)
     with pytest.raises(ValueError, match=r"unknown options \['digits'\]"):
         generate("dates", 5, 0, digits=3)
+
+
+@pytest.mark.parametrize("day,text", [
+    (1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (10, "10th"), (11, "11th"), (12, "12th"),
+    (13, "13th"), (14, "14th"), (20, "20th"), (21, "21st"), (22, "22nd"), (23, "23rd"),
+    (24, "24th"), (30, "30th"), (31, "31st"),
+])
+def test_ordinals(day, text):
+    assert D.ordinal(day) == text
+    assert D.FORMATS["ordinal"].parse(f"May {text}, 2001") == dt.date(2001, 5, day)
+
+
+def test_formats_can_be_given_as_a_comma_separated_string():
+    ex = D.generate_dates(50, 0, formats="long, short")
+    assert ex.options["formats"] == ["long", "short"]
+    assert all(D.FORMATS["long"]._regex.fullmatch(q) or D.FORMATS["short"]._regex.fullmatch(q)
+               for q in ex.questions)

@@ -170,14 +170,17 @@ def load_dataset(path, *, reverse: bool = False, seed: int = BOOK_SEED) -> Datas
     report, lines = scan(path.read_bytes(), str(path))
     if not report.ok:
         raise DataFileError(report)
-    vocab = Vocabulary.from_texts(lines)
     qw, aw, n = report.question_width, report.answer_width, len(lines)
-    # every line is question_width + answer_width characters: encode all of them at once
+    # Every line is question_width + answer_width characters: encode the whole text at once.
+    # Ids in order of first appearance (the book's order; tests compare with its load_data):
+    # np.unique gives each code point's first index; ranking those indices gives the ids.
     codes = np.frombuffer("".join(lines).encode("utf-32-le"), dtype=np.uint32)
-    order = np.array([ord(c) for c in vocab.chars], dtype=np.uint32)
-    sorter = np.argsort(order)
-    ids = sorter[np.searchsorted(order, codes, sorter=sorter)].astype(ID_DTYPE)
-    ids = ids.reshape(n, qw + aw)
+    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")
+    rank = np.empty(len(uniq), dtype=ID_DTYPE)
+    rank[by_appearance] = np.arange(len(uniq))
+    vocab = Vocabulary(chr(c) for c in uniq[by_appearance].tolist())
+    ids = rank[inverse.reshape(-1)].reshape(n, qw + aw)
     x, t = ids[:, :qw], ids[:, qw:]
     train_idx, test_idx = book_split(n, seed)
     x_train, x_test = x[train_idx], x[test_idx]
