@@ -105,6 +105,9 @@ def mlp_step(repeat, N=64, D=32, H=64, C=10):
 
 
 def main():
+    # as the CLI and the Trainer do (TGA_MALLOC_TOP_PAD=0 measures without it)
+    from tinygrad_attn import memory
+    memory.configure_from_environment()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="rounds per measurement")
     args = parser.parse_args()

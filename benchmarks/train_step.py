@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-import models
+import tinygrad_attn_models as models
 from tinygrad_attn import optim
 from tinygrad_attn.book import models as book_models
 from tinygrad_attn.book.optim import Adam as BookAdam
@@ -78,7 +78,7 @@ class MatmulRecorder:
         self.shapes = []
 
     def __enter__(self):
-        self._our_forward = linalg.MatMul.forward
+        self._our_forward = linalg.Matmul.forward
         self._np_dot = np.dot
         rec = self.shapes
         our_forward = self._our_forward
@@ -92,12 +92,12 @@ class MatmulRecorder:
             rec.append((np.shape(a), np.shape(b), np.asarray(a).dtype))
             return np_dot(a, b, *args, **kwargs)
 
-        linalg.MatMul.forward = forward
+        linalg.Matmul.forward = forward
         np.dot = dot
         return self
 
     def __exit__(self, *exc):
-        linalg.MatMul.forward = self._our_forward
+        linalg.Matmul.forward = self._our_forward
         np.dot = self._np_dot
 
     def replay_time(self, repeat=5):
@@ -114,6 +114,9 @@ class MatmulRecorder:
 
 
 def main():
+    # as the CLI and the Trainer do (TGA_MALLOC_TOP_PAD=0 measures without it)
+    from tinygrad_attn import memory
+    memory.configure_from_environment()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="attention,peeky,seq2seq",
                         help="comma-separated subset of attention, peeky, seq2seq")

@@ -20,13 +20,14 @@ sys.path.insert(0, str(ROOT))  # a source checkout works without installing
 import tinygrad_attn as tga  # noqa: E402
 import tinygrad_attn.functions as F  # noqa: E402
 from tinygrad_attn import viz  # noqa: E402
+from tinygrad_attn.cli import example_expression  # noqa: E402
 
 IMG = Path(__file__).resolve().parent / "img"
 
 
 def expression():
     """(1) loss = sum(tanh(x @ W + b) ** 2): broadcasting, a constant, parameters."""
-    loss = viz.example_expression()
+    loss = example_expression()
     return loss, {}
 
 
@@ -108,12 +109,12 @@ def _standin_loss(xs, ts, V, D, H):
 
     def embed(scope, ids):
         with tga.name_scope(scope):
-            W = param(f"{'.'.join(tga.engine.current_scope())}.W", V, D, scale=0.01)
+            W = param(f"{'.'.join(tga.current_scope())}.W", V, D, scale=0.01)
             return F.embedding(W, ids)
 
     def lstm(scope, xs, h):
         with tga.name_scope(scope):
-            path = ".".join(tga.engine.current_scope())
+            path = ".".join(tga.current_scope())
             Wx = param(f"{path}.Wx", D, 4 * H, scale=D ** -0.5)
             Wh = param(f"{path}.Wh", H, 4 * H, scale=H ** -0.5)
             b = param(f"{path}.b", 4 * H, scale=0.0)

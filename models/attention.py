@@ -21,7 +21,8 @@ __all__ = ["AttentionDecoder", "AttentionSeq2seq"]
 
 
 class AttentionDecoder(nn.Module):
-    """``forward(ids (N, T), hs_enc, h, state=None) -> (scores (N, T, V), state)``."""
+    """``forward(ids (N, T), hs_enc, h, state=None) -> (scores (N, T, V), state,
+    {"attention": a (N, T, Te)})``: the weights each step gave the encoder states."""
 
     def __init__(self, vocab_size, wordvec_size, hidden_size, *, rng, dtype=np.float32):
         super().__init__()
@@ -35,43 +36,16 @@ class AttentionDecoder(nn.Module):
         if state is None:
             state = (h, None)                                    # h0 = hs_enc[:, -1], c0 = 0
         hs_dec, state = self.lstm(self.embed(ids), state)
-        c = self.attention(hs_enc, hs_dec)
-        return self.affine(F.concat([c, hs_dec], axis=-1)), state
+        c, a = self.attention(hs_enc, hs_dec)
+        return self.affine(F.concat([c, hs_dec], axis=-1)), state, {"attention": a}
 
 
 class AttentionSeq2seq(Seq2seqBase):
-    """``attention_weights``: ndarray (N, Td, Te) of the last forward / generate."""
+    """`forward` and `decode` return the attention weights (N, Td, Te) among their extras."""
 
     kind = "attention"
     decoder_class = AttentionDecoder
 
-    def __init__(self, vocab_size, wordvec_size=16, hidden_size=256, *, seed=None,
-                 dtype=np.float32):
-        super().__init__(vocab_size, wordvec_size, hidden_size, seed=seed, dtype=dtype)
-        self.attention_weights = None
-
     def encode(self, xs):
-        hs_enc, h = self.encoder(xs)
+        hs_enc, h = self.encoder(_ids(xs, "encode: xs"))
         return hs_enc, h
-
-    def forward(self, xs, ts_in):
-        scores = super().forward(xs, ts_in)
-        self.attention_weights = self.decoder.attention.weights
-        return scores
-
-    def generate(self, xs, start_id, length, *, batch_size=256):
-        self._weights = []                          # per row block: (n, length, Te)
-        out = super().generate(xs, start_id, length, batch_size=batch_size)
-        Te = np.shape(xs)[1]
-        self.attention_weights = (np.concatenate(self._weights) if self._weights else
-                                  np.zeros((0, length, Te), self.decoder.affine.W.dtype))
-        return out
-
-    def _generate_rows(self, xs, start_id, length):
-        steps = []                                  # each step's weights, (n, 1, Te)
-        out = self._greedy(xs, start_id, length,
-                           on_step=lambda: steps.append(self.decoder.attention.weights))
-        n, Te = xs.shape
-        self._weights.append(np.concatenate(steps, axis=1) if steps else
-                             np.zeros((n, 0, Te), self.decoder.affine.W.dtype))
-        return out

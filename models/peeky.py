@@ -17,7 +17,7 @@ __all__ = ["PeekyDecoder", "PeekySeq2seq"]
 
 
 class PeekyDecoder(nn.Module):
-    """``forward(ids (N, T), h, state=None) -> (scores (N, T, V), state)``."""
+    """``forward(ids (N, T), h, state=None) -> (scores (N, T, V), state, {})``."""
 
     def __init__(self, vocab_size, wordvec_size, hidden_size, *, rng, dtype=np.float32):
         super().__init__()
@@ -32,7 +32,7 @@ class PeekyDecoder(nn.Module):
             state = (h, None)                                    # h0 = h, c0 = 0
         h_rep = F.broadcast_to(F.expand_dims(h, 1), (N, T, h.shape[-1]))
         hs, state = self.lstm(F.concat([h_rep, self.embed(ids)], axis=-1), state)
-        return self.affine(F.concat([h_rep, hs], axis=-1)), state
+        return self.affine(F.concat([h_rep, hs], axis=-1)), state, {}
 
 
 class PeekySeq2seq(Seq2seqBase):

@@ -12,7 +12,7 @@ import numpy as np
 
 import tinygrad_attn as tga
 import tinygrad_attn.functions as F
-from tinygrad_attn import nn
+from tinygrad_attn import decoding, nn
 
 __all__ = ["Seq2seqBase", "Encoder", "Decoder", "Seq2seq"]
 
@@ -44,9 +44,10 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Embedding -> LSTM (starting from the encoder's h, c = 0) -> Linear(H, V).
 
-    ``forward(ids (N, T), h, state=None) -> (scores (N, T, V), state)``; ``state`` is the
-    LSTM's ``(h, c)`` to continue from (None: start from ``h``), so `generate` can feed one
-    step at a time through the same code.
+    ``forward(ids (N, T), h, state=None) -> (scores (N, T, V), state, extras)``; ``state``
+    is the LSTM's ``(h, c)`` to continue from (None: start from ``h``), so decoding can
+    feed one step at a time through the same code; ``extras`` (here empty) holds whatever
+    else a decoder produces, e.g. attention weights.
     """
 
     def __init__(self, vocab_size, wordvec_size, hidden_size, *, rng, dtype=np.float32):
@@ -59,14 +60,15 @@ class Decoder(nn.Module):
         if state is None:
             state = (h, None)                        # h0 = encoder's h, c0 = 0
         hs, state = self.lstm(self.embed(ids), state)
-        return self.affine(hs), state
+        return self.affine(hs), state, {}
 
 
 class Seq2seqBase(nn.Module):
-    """An encoder and a decoder, initialised as the book; `loss`, `generate`, and the
-    book's parameter list (`book_params`, `load_book_params`).
+    """An encoder and a decoder, initialised as the book, following the model protocol
+    (docs/protocol.md): `loss`, `encode` / `decode_step`, `decode` / `generate`, `config`,
+    and the book's parameter list (`book_params`, `load_book_params`).
 
-    Subclasses set `decoder_class`; `encode(xs) -> memory` is the tuple handed to
+    Subclasses set `kind` and `decoder_class`; `encode(xs) -> memory` is the tuple handed to
     ``decoder(ids, *memory, state=...)``: the encoder's last h here, which the plain and
     peeky decoders need (the attention model overrides it to pass every hidden state).
     """
@@ -86,52 +88,40 @@ class Seq2seqBase(nn.Module):
         self.encoder = Encoder(V, D, H, rng=rng, dtype=dtype)
         self.decoder = self.decoder_class(V, D, H, rng=rng, dtype=dtype)
 
+    def config(self):
+        """The constructor's keywords (JSON-able): ``type(self)(**config())`` rebuilds it."""
+        return {"vocab_size": self.vocab_size, "wordvec_size": self.wordvec_size,
+                "hidden_size": self.hidden_size}
+
     def encode(self, xs):
-        _, h = self.encoder(xs)
+        _, h = self.encoder(_ids(xs, "encode: xs"))
         return (h,)
 
+    def decode_step(self, ids, memory, state):
+        """One decoder step (or several, teacher-forced): ``(scores, state, extras)``."""
+        return self.decoder(ids, *memory, state=state)
+
     def forward(self, xs, ts_in):
-        """Scores (N, Td, V) of the decoder fed ``ts_in`` (teacher forcing)."""
-        memory = self.encode(_ids(xs, "forward: xs"))
-        scores, _ = self.decoder(_ids(ts_in, "forward: ts_in"), *memory)
-        return scores
+        """``(scores (N, Td, V), extras)`` of the decoder fed ``ts_in`` (teacher forcing)."""
+        memory = self.encode(xs)
+        scores, _, extras = self.decode_step(_ids(ts_in, "forward: ts_in"), memory, None)
+        return scores, extras
 
     def loss(self, xs, ts):
         """Mean cross-entropy of ``ts[:, 1:]`` given ``xs`` and ``ts[:, :-1]``."""
         ts = _ids(ts, "loss: ts")
-        scores = self(xs, ts[:, :-1])
+        scores, _ = self(xs, ts[:, :-1])
         return F.softmax_cross_entropy(scores, ts[:, 1:], axis=-1)
 
-    def generate(self, xs, start_id, length, *, batch_size=256):
-        """Greedy decoding, batched: (N, length) int64 ids, each step's argmax fed back.
+    def decode(self, xs, start_id, length, *, batch_size=256):
+        """Greedy decoding, batched -> `decoding.Decoded` (ids, attention, extras,
+        logprob). Rows are decoded `batch_size` at a time; the result does not depend on
+        it."""
+        return decoding.greedy(self, xs, start_id, length, batch_size=batch_size)
 
-        Rows are decoded `batch_size` at a time: the result does not depend on it, but
-        arrays that stay cache-sized make 5 000 rows about 1.5x faster than one batch.
-        """
-        xs = _ids(xs, "generate: xs")
-        if batch_size < 1:
-            raise ValueError(f"generate: batch_size must be at least 1, got {batch_size}")
-        outs = [self._generate_rows(xs[i:i + batch_size], start_id, length)
-                for i in range(0, len(xs), batch_size)]
-        return np.concatenate(outs) if outs else np.empty((0, length), dtype=np.int64)
-
-    def _generate_rows(self, xs, start_id, length):
-        return self._greedy(xs, start_id, length)
-
-    def _greedy(self, xs, start_id, length, on_step=None):
-        N = xs.shape[0]
-        out = np.empty((N, length), dtype=np.int64)
-        with tga.no_grad():
-            memory = self.encode(xs)
-            ids = np.full((N, 1), start_id, dtype=np.int64)
-            state = None
-            for k in range(length):
-                scores, state = self.decoder(ids, *memory, state=state)
-                ids = scores.data.argmax(axis=-1)        # (N, 1)
-                out[:, k] = ids[:, 0]
-                if on_step is not None:
-                    on_step()
-        return out
+    def generate(self, xs, start_id, length, **kwargs):
+        """The ids of `decode`: (N, length) int64, each step's argmax fed back."""
+        return self.decode(xs, start_id, length, **kwargs).ids
 
     # --- weights shared with the book's code ----------------------------------------------
     def book_params(self):

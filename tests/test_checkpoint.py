@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-import models
+import tinygrad_attn_models as models
 from tinygrad_attn import checkpoint
 from tinygrad_attn.checkpoint import CheckpointError
 

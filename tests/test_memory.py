@@ -16,14 +16,15 @@ def test_the_pad_is_applied_on_glibc():
     assert memory.keep_freed_memory(memory.DEFAULT_TOP_PAD) is True
 
 
-def _import_with(env_value):
-    code = "import tinygrad_attn"
+def _cli_with(env_value):
+    """`tinygrad-attn --version` with TGA_MALLOC_TOP_PAD set: the CLI applies the setting."""
     env = {"TGA_MALLOC_TOP_PAD": env_value, "PATH": ""}
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "tinygrad_attn", "--version"], env=env,
+                          capture_output=True, text=True)
 
 
 def test_a_bad_environment_value_is_a_clear_error():
-    run = _import_with("lots")
+    run = _cli_with("lots")
     assert run.returncode != 0
     assert "TGA_MALLOC_TOP_PAD must be a number of bytes" in run.stderr
 
@@ -31,5 +32,5 @@ def test_a_bad_environment_value_is_a_clear_error():
 def test_the_environment_can_turn_it_off(monkeypatch):
     monkeypatch.setenv("TGA_MALLOC_TOP_PAD", "0")
     monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
-    assert memory._configure_from_environment() is False
-    assert _import_with("0").returncode == 0
+    assert memory.configure_from_environment() is False
+    assert _cli_with("0").returncode == 0

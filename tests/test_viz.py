@@ -12,7 +12,8 @@ import pytest
 import tinygrad_attn as tga
 import tinygrad_attn.functions as F
 from tinygrad_attn import viz
-from tinygrad_attn.viz import GraphvizNotFoundError, example_expression, make_dot, render
+from tinygrad_attn.cli import example_expression
+from tinygrad_attn.viz import GraphvizNotFoundError, make_dot, render
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="the Graphviz `dot` program is not "

@@ -21,6 +21,22 @@ def _model_plugins():
     return {ep.name: ep for ep in entry_points(group="tinygrad_attn.models")}
 
 
+def example_expression(seed=0):
+    """``loss = sum(tanh(x @ W + b) ** 2)`` with x (4, 3), W (3, 2), b (2,): a tiny graph
+    with broadcasting (b is added to every row), a constant (the 2) and a reduction."""
+    import tinygrad_attn as tga
+    import tinygrad_attn.functions as F
+    from tinygrad_attn.nn import Parameter
+
+    rng = np.random.default_rng(seed)
+    x = tga.Variable(rng.standard_normal((4, 3)), name="x")
+    W = Parameter(rng.standard_normal((3, 2)) / np.sqrt(3), name="W")
+    b = Parameter(np.zeros(2), name="b")
+    loss = F.sum(F.tanh(x @ W + b) ** 2)
+    loss.name = "loss"
+    return loss
+
+
 def cmd_demo(args):
     import tinygrad_attn as tga
     import tinygrad_attn.functions as F
@@ -76,7 +92,7 @@ def cmd_graph(args):
 
     params = None
     if args.model == "example":
-        loss = viz.example_expression()
+        loss = example_expression()
     else:
         plugins = _model_plugins()
         if args.model not in plugins:
@@ -130,6 +146,8 @@ def build_parser():
 
 
 def main(argv=None):
+    from tinygrad_attn import memory
+    memory.configure_from_environment()   # recycle freed arrays between steps (memory.py)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

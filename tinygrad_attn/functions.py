@@ -1,9 +1,11 @@
 """Every differentiable op, as `F.<name>` (``import tinygrad_attn.functions as F``).
 
 The ops live one family per module in `tinygrad_attn/ops/`, each forward beside its gradient
-rule. This module gathers them and gives `Variable` its operators and methods.
+rule. This module gathers them and gives `Variable` its operators, its methods and
+`backward` (reverse mode), so that the tape itself imports nothing above it.
 """
-from .engine import Variable
+from . import autodiff
+from .tape import Variable
 from .ops.arithmetic import add, div, mul, neg, pow, sub
 from .ops.elementwise import cast, exp, log, relu, sigmoid, tanh
 from .ops.indexing import embedding, getitem, masked_fill, where
@@ -48,3 +50,4 @@ Variable.mean = mean
 Variable.max = max
 Variable.min = min
 Variable.astype = cast
+Variable.backward = autodiff.backward

@@ -7,9 +7,18 @@ page back in: a 512 KiB add then costs about 6x what it costs on recycled memory
 arrays up to 32 MiB from the heap (`M_MMAP_THRESHOLD`) and keeping a pad on top of it
 (`M_TOP_PAD`) removes that cost; memory stays bounded by the largest step plus the pad.
 
-`import tinygrad_attn` applies `keep_freed_memory()` once with the default pad. Set the
-environment variable `TGA_MALLOC_TOP_PAD` to a number of bytes to choose the pad, or to 0
-to leave malloc alone. Nothing happens on systems without glibc's `mallopt`.
+This changes malloc for the whole process, so the library never does it on import: it is
+an explicit call. The `tinygrad-attn` command and the `Trainer` call
+`configure_from_environment()`, which applies `keep_freed_memory()` with the default pad
+unless the environment variable `TGA_MALLOC_TOP_PAD` says otherwise (a number of bytes, or
+0 to leave malloc alone) or glibc's own `MALLOC_TOP_PAD_` / `MALLOC_MMAP_THRESHOLD_` are
+set. A library user who trains in their own loop calls it once:
+
+    from tinygrad_attn.memory import keep_freed_memory
+    keep_freed_memory()
+
+Nothing happens on systems without glibc's `mallopt`. docs/performance.md has the measured
+difference.
 """
 import ctypes
 import ctypes.util
@@ -38,7 +47,9 @@ def keep_freed_memory(top_pad=DEFAULT_TOP_PAD):
         mallopt(_M_TOP_PAD, int(min(top_pad, 2**31 - 1))))
 
 
-def _configure_from_environment():
+def configure_from_environment():
+    """`keep_freed_memory()` as the environment asks (see the module docstring); True if
+    it was applied."""
     raw = os.environ.get("TGA_MALLOC_TOP_PAD", "")
     try:
         pad = int(raw) if raw.strip() else DEFAULT_TOP_PAD

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .engine import Variable
+from .tape import Variable
 
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_"]
 

@@ -36,9 +36,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .engine import Variable
+from .tape import Variable, describe
 
-__all__ = ["make_dot", "render", "example_expression", "GraphvizNotFoundError", "LargeGraphWarning"]
+__all__ = ["make_dot", "render", "GraphvizNotFoundError", "LargeGraphWarning"]
 
 FONT = "Helvetica"
 
@@ -125,12 +125,10 @@ def _fmt_shape(shape):
 def _fmt_value(v):
     if isinstance(v, float) or isinstance(v, np.floating):
         return f"{float(v):.4g}"
-    if isinstance(v, np.ndarray):
-        return f"array{_fmt_shape(v.shape)}"
     if isinstance(v, (list, tuple)) and len(v) > 6:
         return ("[" if isinstance(v, list) else "(") + ", ".join(map(str, v[:5])) + ", …" + \
             ("]" if isinstance(v, list) else ")")
-    s = str(v)
+    s = describe(v)
     return s if len(s) <= _MAX_ATTR else s[:_MAX_ATTR - 1] + "…"
 
 
@@ -575,32 +573,3 @@ def _missing_dot(dot, path):
     source = path.with_suffix(".dot")
     source.write_text(dot.source, encoding="utf-8")
     return GraphvizNotFoundError(source)
-
-
-# --- a small example ----------------------------------------------------------------------
-class _ExampleParameter(Variable):
-    """Marks the example's weights as parameters when `tinygrad_attn.nn` is not there."""
-
-    is_parameter = True
-
-
-def _parameter(data, name):
-    try:  # the real Parameter when tinygrad_attn.nn exists; our marker otherwise
-        from .nn import Parameter
-        return Parameter(data, name=name)
-    except Exception:
-        return _ExampleParameter(data, name=name)
-
-
-def example_expression(seed=0):
-    """``loss = sum(tanh(x @ W + b) ** 2)`` with x (4, 3), W (3, 2), b (2,): a tiny graph
-    with broadcasting (b is added to every row), a constant (the 2) and a reduction."""
-    from . import functions as F
-
-    rng = np.random.default_rng(seed)
-    x = Variable(rng.standard_normal((4, 3)), name="x")
-    W = _parameter(rng.standard_normal((3, 2)) / np.sqrt(3), "W")
-    b = _parameter(np.zeros(2), "b")
-    loss = F.sum(F.tanh(x @ W + b) ** 2)
-    loss.name = "loss"
-    return loss

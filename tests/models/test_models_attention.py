@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-import models
+import tinygrad_attn_models as models
 from tinygrad_attn.optim import Adam, clip_grad_norm_
 
 
@@ -37,18 +37,16 @@ def test_attention_weights_of_forward_and_generate():
     rng = np.random.default_rng(1)
     V, N, Te = 9, 3, 6
     model = models.AttentionSeq2seq(V, 4, 5, seed=1)
-    assert model.attention_weights is None
     xs, ts = rng.integers(0, V, (N, Te)), rng.integers(0, V, (N, 5))
-    model.loss(xs, ts)
-    a = model.attention_weights
+    _, extras = model(xs, ts[:, :-1])                 # returned by forward, never stashed
+    a = extras["attention"].data
     assert isinstance(a, np.ndarray) and a.shape == (N, 4, Te) and a.dtype == np.float32
     np.testing.assert_allclose(a.sum(axis=-1), 1, rtol=1e-5)
-    model.generate(xs, 0, 8)
-    a = model.attention_weights
+    a = model.decode(xs, 0, 8).attention
     assert a.shape == (N, 8, Te)
     np.testing.assert_allclose(a.sum(axis=-1), 1, rtol=1e-5)
-    model.generate(xs, 0, 0)
-    assert model.attention_weights.shape == (N, 0, Te)
+    assert model.decode(xs, 0, 0).attention.shape == (N, 0, Te)
+    assert not any("weights" in name for name in vars(model))
 
 
 def reverse_task(rng, length, n_test):
@@ -88,8 +86,7 @@ def test_smoke_attention_learns_to_reverse_digit_strings():
     assert accuracy() == 1.0, f"held-out accuracy {accuracy():.3f} after 300 steps"
     assert loss.item() < 0.05
     # the learned alignment is the anti-diagonal: output step k looks at input L-1-k
-    model.generate(x_test[:50], start, L)
-    focus = model.attention_weights.mean(axis=0).argmax(axis=-1)
+    focus = model.decode(x_test[:50], start, L).attention.mean(axis=0).argmax(axis=-1)
     np.testing.assert_array_equal(focus, np.arange(L)[::-1])
     assert elapsed < 30, f"300 training steps took {elapsed:.1f} s"
 
@@ -99,12 +96,13 @@ def test_generate_in_row_blocks_gives_the_same_tokens_and_weights(Model):
     rng = np.random.default_rng(5)
     model = Model(9, 4, 6, seed=3)
     xs = rng.integers(0, 9, size=(7, 5))
-    whole = model.generate(xs, 1, 4, batch_size=256)
-    weights = getattr(model, "attention_weights", None)
-    blocks = model.generate(xs, 1, 4, batch_size=3)          # blocks of 3, 3 and 1 rows
-    np.testing.assert_array_equal(blocks, whole)
+    whole = model.decode(xs, 1, 4, batch_size=256)
+    weights = whole.attention
+    blocks = model.decode(xs, 1, 4, batch_size=3)            # blocks of 3, 3 and 1 rows
+    np.testing.assert_array_equal(blocks.ids, whole.ids)
+    np.testing.assert_array_equal(blocks.logprob, whole.logprob)
     if weights is not None:
-        assert model.attention_weights.shape == (7, 4, 5)
-        np.testing.assert_array_equal(model.attention_weights, weights)
+        assert blocks.attention.shape == (7, 4, 5)
+        np.testing.assert_array_equal(blocks.attention, weights)
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         model.generate(xs, 1, 4, batch_size=0)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import models
+import tinygrad_attn_models as models
 from tinygrad_attn.book import models as book_models
 from tinygrad_attn.testing import numerical_grad
 
@@ -61,8 +61,9 @@ def test_loss_and_gradients_equal_book_and_finite_differences(kind, N, Te, Td, V
         assert g.shape == ref.shape, name
         np.testing.assert_allclose(g, ref, rtol=RTOL, atol=ATOL, err_msg=name)
     if kind == "attention":
-        np.testing.assert_allclose(ours.attention_weights, book.attention_weights, rtol=RTOL,
-                                   atol=ATOL)
+        _, extras = ours(xs, ts[:, :-1])
+        np.testing.assert_allclose(extras["attention"].data, book.attention_weights,
+                                   rtol=RTOL, atol=ATOL)
 
     # central differences of u * loss(theta + t d) at t = 0, d a random direction
     theta = [p.data.copy() for p in ours.parameters()]
@@ -89,12 +90,14 @@ def test_generate_equals_book_greedy_decoding(kind, N, Te, length, V, D, H, seed
     ours, book = pair(kind, V, D, H, rng, scale=1.5)     # larger weights: varied tokens
     xs = rng.integers(0, V, (N, Te))
     start = int(rng.integers(0, V))
-    out = ours.generate(xs, start, length)
+    decoded = ours.decode(xs, start, length)
+    out = decoded.ids
     assert out.shape == (N, length) and out.dtype == np.int64
     np.testing.assert_array_equal(out, book.generate(xs, start, length))
+    np.testing.assert_array_equal(ours.generate(xs, start, length), out)
     if kind == "attention":
-        assert ours.attention_weights.shape == (N, length, Te)
-        np.testing.assert_allclose(ours.attention_weights, book.attention_weights,
+        assert decoded.attention.shape == (N, length, Te)
+        np.testing.assert_allclose(decoded.attention, book.attention_weights,
                                    rtol=RTOL, atol=ATOL)
 
 

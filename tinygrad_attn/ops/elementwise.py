@@ -1,7 +1,7 @@
 """exp, log, tanh, sigmoid, relu, cast: one input, one output, same shape."""
 import numpy as np
 
-from ..engine import Function
+from ..tape import Function
 
 
 def _empty_like(x):
@@ -39,8 +39,6 @@ class TanhGrad(Function):
     Its own rule keeps higher orders exact: d/dy = -2 y gy, d/dgy = 1 - y².
     """
 
-    op_name = "tanh_grad"
-
     def forward(self, y, gy):
         out = np.multiply(y, y, out=_empty_like(y))
         np.subtract(1, out, out=out)
@@ -71,8 +69,6 @@ class SigmoidGrad(Function):
     Its own rule keeps higher orders exact: d/dy = gy (1 - 2y), d/dgy = y (1 - y).
     """
 
-    op_name = "sigmoid_grad"
-
     def forward(self, y, gy):
         out = np.subtract(1, y, out=_empty_like(y))
         out *= y
@@ -84,9 +80,7 @@ class SigmoidGrad(Function):
         return g * gy * (1 - 2 * y), g * y * (1 - y)
 
 
-class ReLU(Function):
-    op_name = "relu"
-
+class Relu(Function):
     def forward(self, x):
         return np.maximum(x, 0)
 
@@ -96,12 +90,6 @@ class ReLU(Function):
 
 
 class Cast(Function):
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-
-    def attributes(self):
-        return {"dtype": self.dtype.name}
-
     def forward(self, x):
         return x.astype(self.dtype)
 
@@ -130,11 +118,11 @@ def sigmoid(x):
 
 def relu(x):
     """max(x, 0); the gradient at 0 is taken as 0."""
-    return ReLU()(x)
+    return Relu()(x)
 
 
 def cast(x, dtype):
     """x as `dtype`; the gradient is cast back to x's dtype."""
     if x.dtype == np.dtype(dtype):
         return x
-    return Cast(dtype)(x)
+    return Cast(dtype=np.dtype(dtype))(x)

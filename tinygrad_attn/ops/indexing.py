@@ -2,7 +2,7 @@
 gradient back where the entries came from."""
 import numpy as np
 
-from ..engine import Function, Variable, as_operand
+from ..tape import Function, Variable, as_operand, describe
 
 
 def _plain_index(index):
@@ -23,33 +23,16 @@ def _is_basic(index):
                for i in parts)
 
 
-class GetItem(Function):
-    op_name = "getitem"
-
-    def __init__(self, index):
-        self.index = index
-
-    def attributes(self):
-        return {"index": _describe(self.index)}
-
+class Getitem(Function):
     def forward(self, x):
         return x[self.index]
 
     def backward(self, gy):
-        return ScatterAdd(self.index, self.inputs[0].shape)(gy)
+        return ScatterAdd(index=self.index, shape=self.inputs[0].shape)(gy)
 
 
 class ScatterAdd(Function):
     """The gradient of x[index]: zeros of x's shape with gy added at `index`."""
-
-    op_name = "scatter_add"
-
-    def __init__(self, index, shape):
-        self.index = index
-        self.shape = shape
-
-    def attributes(self):
-        return {"index": _describe(self.index), "shape": self.shape}
 
     def forward(self, gy):
         gx = np.zeros(self.shape, dtype=gy.dtype)
@@ -63,32 +46,26 @@ class ScatterAdd(Function):
         return getitem(ggx, self.index)
 
 
-class Embedding(GetItem):
-    op_name = "embedding"
+class Embedding(Function):
+    """Rows of a table picked by integer ids (a gather; its rule scatter-adds into rows)."""
+
+    def forward(self, W):
+        return W[self.ids]
+
+    def backward(self, gy):
+        return ScatterAdd(index=self.ids, shape=self.inputs[0].shape)(gy)
 
 
 def _describe(index):
     parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for p in parts:
-        if isinstance(p, slice):
-            text = ("" if p.start is None else str(p.start)) + ":" + \
-                ("" if p.stop is None else str(p.stop))
-            out.append(text if p.step is None else f"{text}:{p.step}")
-        elif isinstance(p, np.ndarray):
-            out.append(f"array{p.shape}")
-        elif p is Ellipsis:
-            out.append("...")
-        else:
-            out.append(str(p))
-    return "[" + ", ".join(out) + "]"
+    return "[" + ", ".join(describe(p) for p in parts) + "]"
 
 
 def getitem(x, index):
     """x[index] with basic and integer-array indexing; repeated entries accumulate gradient."""
     index = _plain_index(index)
     try:
-        return GetItem(index)(x)
+        return Getitem(index=index)(x)
     except (IndexError, ValueError, TypeError) as e:
         raise IndexError(f"getitem: index {_describe(index)} does not fit shape {x.shape}: "
                          f"{e}") from None
@@ -104,16 +81,10 @@ def embedding(W, ids):
         bad = ids.min() if ids.min() < 0 else ids.max()
         raise IndexError(f"embedding: id {bad} is outside [0, {V}) for a table of shape "
                          f"{W.shape}")
-    return Embedding(ids)(W)
+    return Embedding(ids=ids)(W)
 
 
 class Where(Function):
-    def __init__(self, cond):
-        self.cond = cond
-
-    def attributes(self):
-        return {"cond": f"mask{self.cond.shape}"}
-
     def forward(self, a, b):
         return np.where(self.cond, a, b)
 
@@ -144,7 +115,7 @@ def where(cond, a, b):
     except ValueError:
         raise ValueError(f"where: shapes cond {cond.shape}, a {a.shape}, b {b.shape} do not "
                          "broadcast") from None
-    return Where(cond)(a, b)
+    return Where(cond=cond)(a, b)
 
 
 def masked_fill(x, mask, value):

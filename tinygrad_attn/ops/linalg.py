@@ -1,11 +1,12 @@
 """matmul with NumPy's full semantics: 1-D, 2-D, batched, and broadcast batch dims."""
 import numpy as np
 
-from ..engine import Config, Deferred, Function, Variable, as_operand
+from ..autodiff import ProductSum
+from ..tape import Function, Variable, as_operand
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
-class MatMul(Function):
+class Matmul(Function):
     def forward(self, a, b):
         if b.ndim == 2 and a.ndim > 2:  # one GEMM instead of a loop over the batch
             return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
@@ -29,11 +30,10 @@ class MatMul(Function):
             if a.ndim == 1:
                 ga = squeeze(ga, -2)
         if b.requires_grad:
-            if (a.ndim == 2 and b.ndim == 2 and b.creator is None and not Config.enable_backprop
-                    and a.dtype == b.dtype == gy.dtype):
-                # a weight reused at every time step: the engine sums a_t^T @ g_t over
-                # all steps as one product (first order only)
-                gb = Deferred(a.data, gy.data)
+            if a.ndim == 2 and b.ndim == 2:
+                # a weight reused at every time step: reverse mode may sum a_t^T @ g_t
+                # over all steps as one product (see autodiff.ProductSum)
+                gb = ProductSum(a, gy)
             elif b2.ndim == 2 and a2.ndim > 2:  # sum over the batch inside one GEMM
                 K, N = b2.shape
                 gb = matmul(swapaxes(reshape(a2, -1, K), 0, 1), reshape(gy, -1, N))
@@ -54,7 +54,7 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         _check(a.shape, b.shape)
     try:
-        return MatMul()(a, b)
+        return Matmul()(a, b)
     except ValueError:  # shapes are checked only on failure: no cost on the hot path
         _check(a.shape, b.shape)
         raise

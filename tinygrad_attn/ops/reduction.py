@@ -1,18 +1,13 @@
 """sum, mean, max, min over `axis` (None, int or tuple) with `keepdims`."""
 import numpy as np
 
-from ..engine import Function
+from ..tape import Function
 from ._axes import keepdims_shape, normalize_axis
 from .shape import broadcast_to, reshape
 
 
 class _Reduction(Function):
-    def __init__(self, axis, keepdims):
-        self.axis = axis
-        self.keepdims = keepdims
-
-    def attributes(self):
-        return {"axis": self.axis, "keepdims": self.keepdims}
+    """Configured with `axis` (a tuple) and `keepdims`."""
 
     def _spread(self, gy):
         """gy back in the input's shape: undo the dropped axes, then broadcast."""
@@ -64,7 +59,7 @@ def _reduce(cls, x, axis, keepdims):
     axes = normalize_axis(axis, x.ndim, cls.__name__.lower())
     if cls in (Max, Min) and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty axis of shape {x.shape}")
-    return cls(axes, keepdims)(x)
+    return cls(axis=axes, keepdims=keepdims)(x)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - the public name is F.sum

@@ -3,7 +3,7 @@ unstack: ops that move numbers around without changing them, so each rule is the
 move."""
 import numpy as np
 
-from ..engine import Function, Variable, as_operand, as_variable
+from ..tape import Function, Variable, as_operand, as_variable
 from ._axes import normalize_axis
 
 
@@ -18,14 +18,6 @@ def sum_to_array(x, shape):
 
 
 class BroadcastTo(Function):
-    op_name = "broadcast_to"
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def attributes(self):
-        return {"shape": self.shape}
-
     def forward(self, x):
         return np.broadcast_to(x, self.shape)
 
@@ -34,14 +26,6 @@ class BroadcastTo(Function):
 
 
 class SumTo(Function):
-    op_name = "sum_to"
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def attributes(self):
-        return {"shape": self.shape}
-
     def forward(self, x):
         return sum_to_array(x, self.shape)
 
@@ -57,7 +41,7 @@ def broadcast_to(x, shape):
     if len(shape) < x.ndim:
         raise ValueError(f"broadcast_to: cannot broadcast {x.shape} to {shape}")
     try:
-        return BroadcastTo(shape)(x)
+        return BroadcastTo(shape=shape)(x)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast {x.shape} to {shape}") from None
 
@@ -71,30 +55,16 @@ def sum_to(x, shape):
     if lead < 0 or any(s != 1 and s != t for s, t in zip(shape, x.shape[lead:])):
         raise ValueError(f"sum_to: cannot sum {x.shape} to {shape}: {shape} does not broadcast "
                          f"to {x.shape}")
-    return SumTo(shape)(x)
+    return SumTo(shape=shape)(x)
 
 
 # --- reshaping and permuting ------------------------------------------------------------
 class Reshape(Function):
-    def __init__(self, shape):
-        self.shape = shape
-
-    def attributes(self):
-        return {"shape": self.shape}
-
     def forward(self, x):
         return x.reshape(self.shape)
 
     def backward(self, gy):
         return reshape(gy, self.inputs[0].shape)
-
-
-class ExpandDims(Reshape):
-    op_name = "expand_dims"
-
-
-class Squeeze(Reshape):
-    op_name = "squeeze"
 
 
 def reshape(x, *shape):
@@ -105,7 +75,7 @@ def reshape(x, *shape):
     if shape == x.shape:
         return as_variable(x)
     try:
-        return Reshape(shape)(x)
+        return Reshape(shape=shape)(x)
     except (ValueError, TypeError):  # checked only on failure: no cost on the hot path
         raise ValueError(f"reshape: cannot reshape {x.shape} ({x.size} elements) to "
                          f"{shape}") from None
@@ -119,7 +89,7 @@ def expand_dims(x, axis):
     for a in axes:
         shape.insert(a, 1)
     shape = tuple(shape)
-    return ExpandDims(shape)(x)
+    return Reshape(shape=shape)(x)
 
 
 def squeeze(x, axis=None):
@@ -130,16 +100,10 @@ def squeeze(x, axis=None):
         if x.shape[a] != 1:
             raise ValueError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, "
                              "not 1")
-    return Squeeze(tuple(s for i, s in enumerate(x.shape) if i not in axes))(x)
+    return Reshape(shape=tuple(s for i, s in enumerate(x.shape) if i not in axes))(x)
 
 
 class Transpose(Function):
-    def __init__(self, axes):
-        self.axes = axes
-
-    def attributes(self):
-        return {"axes": self.axes}
-
     def forward(self, x):
         return x.transpose(self.axes)
 
@@ -158,7 +122,7 @@ def transpose(x, *axes):
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return as_variable(x)
-    return Transpose(axes)(x)
+    return Transpose(axes=axes)(x)
 
 
 def swapaxes(x, a, b):
@@ -170,12 +134,6 @@ def swapaxes(x, a, b):
 
 # --- joining and splitting --------------------------------------------------------------
 class Concat(Function):
-    def __init__(self, axis):
-        self.axis = axis
-
-    def attributes(self):
-        return {"axis": self.axis}
-
     def forward(self, *xs):
         return np.concatenate(xs, axis=self.axis)
 
@@ -185,13 +143,6 @@ class Concat(Function):
 
 
 class Split(Function):
-    def __init__(self, indices, axis):
-        self.indices = indices
-        self.axis = axis
-
-    def attributes(self):
-        return {"indices": self.indices, "axis": self.axis}
-
     def forward(self, x):
         return tuple(np.split(x, self.indices, axis=self.axis))
 
@@ -200,12 +151,6 @@ class Split(Function):
 
 
 class Stack(Function):
-    def __init__(self, axis):
-        self.axis = axis
-
-    def attributes(self):
-        return {"axis": self.axis}
-
     def forward(self, *xs):
         return np.stack(xs, axis=self.axis)
 
@@ -214,12 +159,6 @@ class Stack(Function):
 
 
 class Unstack(Function):
-    def __init__(self, axis):
-        self.axis = axis
-
-    def attributes(self):
-        return {"axis": self.axis}
-
     def forward(self, x):
         return tuple(np.moveaxis(x, self.axis, 0))
 
@@ -257,7 +196,7 @@ def concat(xs, axis=0):
     _check_join("concat", xs, axis, same_axis_len=False)
     if len(xs) == 1:
         return xs[0]
-    return Concat(axis)(*xs)
+    return Concat(axis=axis)(*xs)
 
 
 def split(x, indices_or_sections, axis=0):
@@ -272,7 +211,7 @@ def split(x, indices_or_sections, axis=0):
         indices = [n // k * i for i in range(1, k)]
     else:
         indices = [int(i) for i in indices_or_sections]
-    out = Split(indices, axis)(x)
+    out = Split(indices=indices, axis=axis)(x)
     return out if isinstance(out, list) else [out]
 
 
@@ -283,11 +222,11 @@ def stack(xs, axis=0):
         raise ValueError("stack: needs at least one input")
     (axis,) = normalize_axis(axis, xs[0].ndim + 1, "stack")
     _check_join("stack", xs, axis, same_axis_len=True)
-    return Stack(axis)(*xs)
+    return Stack(axis=axis)(*xs)
 
 
 def unstack(x, axis=0):
     """The slices of x along `axis`, as a list (the inverse of stack)."""
     (axis,) = normalize_axis(axis, x.ndim, "unstack")
-    out = Unstack(axis)(x)
+    out = Unstack(axis=axis)(x)
     return out if isinstance(out, list) else [out]

@@ -2,18 +2,13 @@
 (the max is subtracted before exp)."""
 import numpy as np
 
-from ..engine import Function, Variable
+from ..tape import Function, Variable
 from ._axes import normalize_axis
+from .elementwise import exp
 from .reduction import sum as _sum
 
 
 class Softmax(Function):
-    def __init__(self, axis):
-        self.axis = axis
-
-    def attributes(self):
-        return {"axis": self.axis}
-
     def forward(self, x):
         y = np.exp(x - x.max(axis=self.axis, keepdims=True))
         y /= y.sum(axis=self.axis, keepdims=True)
@@ -25,14 +20,6 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    op_name = "log_softmax"
-
-    def __init__(self, axis):
-        self.axis = axis
-
-    def attributes(self):
-        return {"axis": self.axis}
-
     def forward(self, x):
         return _log_softmax_array(x, self.axis)
 
@@ -52,21 +39,14 @@ def _log_softmax_array(x, axis):
 class SoftmaxCrossEntropy(Function):
     """Mean over counted positions of -log softmax(logits)[target]."""
 
-    op_name = "softmax_cross_entropy"
-
-    def __init__(self, targets, axis, ignore_index):
-        self.axis = axis
-        self.ignore_index = ignore_index
-        self.counted = None if ignore_index is None else targets != ignore_index
-        t = targets if self.counted is None else np.where(self.counted, targets, 0)
-        self.targets = np.expand_dims(t, axis)
-        self.count = t.size if self.counted is None else int(self.counted.sum())
-
-    def attributes(self):
-        return {"axis": self.axis, "ignore_index": self.ignore_index}
-
     def forward(self, x):
-        logp = np.take_along_axis(_log_softmax_array(x, self.axis), self.targets, self.axis)
+        # targets are data, not an input: what the rule needs of them is worked out here
+        t, ii = self.targets, self.ignore_index
+        self.counted = None if ii is None else t != ii
+        t = t if self.counted is None else np.where(self.counted, t, 0)
+        self.picked = np.expand_dims(t, self.axis)
+        self.count = t.size if self.counted is None else int(self.counted.sum())
+        logp = np.take_along_axis(_log_softmax_array(x, self.axis), self.picked, self.axis)
         logp = logp.squeeze(self.axis)
         if self.counted is not None:
             logp = logp * self.counted
@@ -76,8 +56,8 @@ class SoftmaxCrossEntropy(Function):
     def backward(self, gy):
         x = self.inputs[0]
         onehot = np.zeros(x.shape, dtype=x.dtype)
-        np.put_along_axis(onehot, self.targets, 1, self.axis)
-        weight = np.full(self.targets.shape, 1.0 / max(self.count, 1), dtype=x.dtype)
+        np.put_along_axis(onehot, self.picked, 1, self.axis)
+        weight = np.full(self.picked.shape, 1.0 / max(self.count, 1), dtype=x.dtype)
         if self.counted is not None:
             weight *= np.expand_dims(self.counted, self.axis)
         return (softmax(x, self.axis) - onehot) * (gy * weight)
@@ -86,13 +66,13 @@ class SoftmaxCrossEntropy(Function):
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along `axis`; finite for any finite input."""
     (axis,) = normalize_axis(axis, x.ndim, "softmax")
-    return Softmax(axis)(x)
+    return Softmax(axis=axis)(x)
 
 
 def log_softmax(x, axis=-1):
     """log(softmax(x)) computed as x - logsumexp(x): finite for any finite input."""
     (axis,) = normalize_axis(axis, x.ndim, "log_softmax")
-    return LogSoftmax(axis)(x)
+    return LogSoftmax(axis=axis)(x)
 
 
 def softmax_cross_entropy(logits, targets, axis=-1, ignore_index=None):
@@ -114,7 +94,5 @@ def softmax_cross_entropy(logits, targets, axis=-1, ignore_index=None):
     if live.size and (live.min() < 0 or live.max() >= C):
         bad = live.min() if live.min() < 0 else live.max()
         raise IndexError(f"softmax_cross_entropy: target {bad} is outside [0, {C}) classes")
-    return SoftmaxCrossEntropy(t, axis, ignore_index)(logits)
+    return SoftmaxCrossEntropy(targets=t, axis=axis, ignore_index=ignore_index)(logits)
 
-
-from .elementwise import exp  # noqa: E402

@@ -34,7 +34,8 @@ import warnings
 
 import numpy as np
 
-from ..engine import Variable, grad as _autograd, using_config
+from ..autodiff import grad as _autograd
+from ..tape import Variable, enable_grad
 
 __all__ = ["numerical_grad", "gradcheck", "gradgradcheck", "GradcheckError",
            "PrecisionWarning", "strategies"]
@@ -222,7 +223,7 @@ def gradgradcheck(f, *inputs, atol=1e-5, rtol=1e-4, eps=1e-6, n_projections=2, s
 
 
 def _check(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception, where, order):
-    with using_config("enable_backprop", True):  # works even when called under no_grad()
+    with enable_grad():  # works even when called under no_grad()
         return _check_recorded(f, inputs, atol, rtol, eps, n_projections, seed,
                                raise_exception, where, order)
 

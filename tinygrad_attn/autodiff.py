@@ -1,0 +1,274 @@
+"""Reverse mode: the backward pass over the tape, `grad`, and gradient accumulation.
+
+* Functions run newest generation first (a heap), so when a function's `backward` runs,
+  every gradient flowing into its outputs has already been summed. The loop is iterative:
+  a 100 000-op chain is fine.
+* `backward` rules are written with the framework's own ops. With `create_graph=True`
+  recording stays on while they run, so the gradient is itself a graph and can be
+  differentiated again: higher order for free.
+* Broadcasting is undone in one place: whatever shape a rule returns, the pass reduces it
+  to its input's shape with `sum_to` (and back to its input's dtype with `cast`).
+* `backward_steps` is the same pass as a generator of `Step`s, for tools that show the
+  pass as it happens (`viz.replay`); `backward` and `grad` just run it to the end.
+
+Imports: the tape, and the two ops the pass itself needs (`sum_to`, `cast`).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+from .ops.elementwise import cast
+from .ops.shape import sum_to
+from .tape import Variable, _grad_enabled, _is_float, _wrap, as_array
+
+__all__ = ["backward", "grad", "backward_steps", "Step", "ProductSum"]
+
+
+class ProductSum:
+    """A weight's gradient as a sum of products, ``sum_i lhs_i^T @ rhs_i``, not yet formed.
+
+    A weight used at every time step (``h_t @ Wh``) receives ``h_t^T @ g_t`` from each
+    step. Summed one by one that is T small products and T additions; summed as
+    ``[h_1 .. h_T]^T @ [g_1 .. g_T]`` it is one large product. A rule returns
+    ``ProductSum(lhs, rhs)`` (2-D Variables) for such an input and the pass decides:
+
+    * it merges contributions and forms the product once, at the end of the pass, only
+      when (a) the pass is first order (`create_graph=False`: nothing will differentiate
+      the gradient, so it need not be a graph), (b) the input is a leaf (no rule of this
+      pass waits for its gradient), and (c) lhs, rhs and the input share one dtype (the
+      concatenated product is then what the step-by-step sum computes, up to float
+      rounding order);
+    * otherwise it evaluates ``lhs^T @ rhs`` at once as ordinary (recorded) ops.
+
+    So a rule never needs to know what kind of pass it is in.
+    """
+
+    __slots__ = ("lhs", "rhs", "shape", "dtype")
+
+    def __init__(self, lhs, rhs):
+        self.lhs, self.rhs = [lhs], [rhs]
+        self.shape = (lhs.shape[1], rhs.shape[1])
+        self.dtype = np.result_type(lhs.dtype, rhs.dtype)
+
+    def mergeable(self, x, create_graph):
+        return (not create_graph and x.creator is None
+                and self.lhs[0].dtype == self.rhs[0].dtype == x.dtype)
+
+    def merge(self, other):
+        self.lhs += other.lhs
+        self.rhs += other.rhs
+
+    def evaluate(self):
+        """The sum as recorded ops (one product per contribution)."""
+        total = None
+        for lhs, rhs in zip(self.lhs, self.rhs):
+            term = lhs.T @ rhs       # operators, not an import: linalg imports this module
+            total = term if total is None else total + term
+        return total
+
+    def value(self):
+        """The sum as one product of the concatenated arrays (first order: not recorded)."""
+        if len(self.lhs) == 1:
+            return _wrap(self.lhs[0].data.T @ self.rhs[0].data, None, 0, False)
+        lhs = np.concatenate([v.data for v in self.lhs])
+        rhs = np.concatenate([v.data for v in self.rhs])
+        return _wrap(lhs.T @ rhs, None, 0, False)
+
+
+class Step(NamedTuple):
+    """One function of the backward pass: the gradients it received and the ones it sent
+    (one per input; None where an input takes no gradient)."""
+
+    function: object
+    output_grads: list
+    input_grads: list
+
+
+def _seed_grad(y, grad, where):
+    if not isinstance(y, Variable):
+        raise TypeError(f"{where}: expected a Variable output, got {type(y).__name__}")
+    if not _is_float(y.dtype):
+        raise TypeError(f"{where}: output has dtype {y.dtype}; only floating outputs "
+                        "can be differentiated")
+    if grad is None:
+        if y.data.size != 1:
+            raise RuntimeError(
+                f"{where}: output has shape {y.shape}, not a scalar; pass a gradient of that "
+                "shape (grad=...) or reduce it first, e.g. y.sum().backward()")
+        return _wrap(np.ones_like(y.data), None, 0, False)
+    g = grad if isinstance(grad, Variable) else Variable(as_array(grad, y.dtype),
+                                                         requires_grad=False)
+    if g.shape != y.shape:
+        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape "
+                         f"{y.shape}")
+    return g
+
+
+def backward_steps(outputs, seeds, create_graph=False, keep=None, grads=None):
+    """Run the tape backwards from `outputs`, yielding a `Step` after each function.
+
+    `grads` (a dict, filled in place) ends as {Variable: gradient Variable}. Gradients of
+    intermediates are dropped as soon as their creator has consumed them, unless the
+    Variable is in `keep` (`keep=None` keeps all).
+    """
+    grads = {} if grads is None else grads
+    owned = set()  # ids of gradient arrays this pass made and nobody else has seen
+    heap = []
+    seen = set()
+    tie = itertools.count()
+
+    def push(f):
+        if f is not None and f not in seen:
+            seen.add(f)
+            heapq.heappush(heap, (-f.generation, next(tie), f))
+
+    token = _grad_enabled.set(create_graph)
+    try:
+        for y, g in zip(outputs, seeds):
+            _accumulate(grads, y, g, owned, create_graph)
+            push(y.creator)
+        while heap:
+            f = heapq.heappop(heap)[2]
+            gys = []
+            for ref in f.outputs:
+                y = ref()
+                g = None if y is None else (
+                    grads.get(y) if keep is None or y in keep else grads.pop(y, None))
+                if g is not None:
+                    owned.discard(id(g.data))  # handed to a rule: no longer ours to mutate
+                gys.append(g)
+            if all(g is None for g in gys):
+                continue
+            if len(gys) > 1 and any(g is None for g in gys):
+                gys = [g if g is not None else _zeros_for(f, i) for i, g in enumerate(gys)]
+            gxs = f.backward(*gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            sent = []
+            for x, gx in zip(f.inputs, gxs):
+                if gx is None or not x.requires_grad:
+                    sent.append(None)
+                    continue
+                if isinstance(gx, ProductSum):
+                    if not gx.mergeable(x, create_graph):
+                        gx = gx.evaluate()
+                elif not isinstance(gx, Variable):
+                    gx = Variable(as_array(gx, x.dtype), requires_grad=False)
+                if gx.shape != x.data.shape:
+                    gx = sum_to(gx, x.data.shape)
+                if gx.dtype != x.data.dtype:
+                    gx = cast(gx, x.data.dtype)
+                _accumulate(grads, x, gx, owned, create_graph)
+                sent.append(gx)
+                push(x.creator)
+            yield Step(f, gys, sent)
+    finally:
+        _grad_enabled.reset(token)
+    for x, g in grads.items():
+        if isinstance(g, ProductSum):
+            grads[x] = g.value()
+
+
+def _backprop(outputs, seeds, create_graph, keep):
+    grads = {}
+    for _ in backward_steps(outputs, seeds, create_graph, keep, grads):
+        pass
+    return grads
+
+
+def _accumulate(grads, x, gx, owned, create_graph):
+    """grads[x] += gx: in place into an array this pass made, else into a new one."""
+    acc = grads.get(x)
+    if acc is None:
+        grads[x] = gx
+    elif isinstance(acc, ProductSum) and isinstance(gx, ProductSum):
+        acc.merge(gx)
+    else:
+        acc = acc.value() if isinstance(acc, ProductSum) else acc
+        gx = gx.value() if isinstance(gx, ProductSum) else gx
+        if not create_graph and id(acc.data) in owned:
+            acc.data += gx.data
+        else:
+            acc = grads[x] = acc + gx
+            if not create_graph:
+                owned.add(id(acc.data))
+
+
+def _zeros_for(f, i):
+    # A multi-output op (split, unstack) where only some outputs received a gradient.
+    shape, dtype = f.output_meta[i]
+    return Variable(np.zeros(shape, dtype), requires_grad=False)
+
+
+def backward(y, grad=None, retain_grad=False, create_graph=False):
+    """`y.backward(...)`: accumulate d(y)/d(leaf) into every differentiable leaf's `.grad`.
+
+    `grad` seeds the output gradient (required unless y has one element). `retain_grad`
+    also keeps intermediates' gradients; `create_graph` records the backward pass so the
+    gradients can be differentiated again.
+    """
+    seed = _seed_grad(y, grad, "backward()")
+    keep = None if retain_grad else ()
+    grads = _backprop([y], [seed], create_graph, keep)
+    taken = {id(seed.data)}
+    for var, g in grads.items():
+        if var.creator is None:
+            if var.grad is None:
+                var.grad = g if create_graph else _own(g, taken)
+            else:
+                token = _grad_enabled.set(create_graph)
+                try:
+                    var.grad = var.grad + g
+                finally:
+                    _grad_enabled.reset(token)
+        elif retain_grad:
+            var.grad = g if create_graph else _own(g, taken)
+
+
+def _own(g, taken):
+    """`g`, or a copy of it, so that each leaf's `.grad` is a writable array of its own.
+
+    Rules may hand back shared or read-only arrays (`add` returns `gy` to both inputs,
+    `sum` a broadcast view); an optimizer scaling `p.grad.data` in place must not see that.
+    """
+    a = g.data
+    if a.base is not None or not a.flags.writeable or id(a) in taken:
+        g = _wrap(a.copy(), None, 0, False)
+    taken.add(id(g.data))
+    return g
+
+
+def grad(outputs, inputs, grad_outputs=None, create_graph=False, allow_unused=False):
+    """Gradients of `outputs` with respect to `inputs`, returned as a list.
+
+    PyTorch's `torch.autograd.grad`: nothing's `.grad` is touched. `grad_outputs` seeds each
+    output (None: ones, for one-element outputs). An input the outputs do not depend on is an
+    error unless `allow_unused=True`, in which case its entry is None.
+    """
+    single_out = isinstance(outputs, Variable)
+    outputs = [outputs] if single_out else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Variable, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Variable):
+            raise TypeError(f"grad: input {i} is a {type(x).__name__}, not a Variable")
+        if not _is_float(x.dtype):
+            raise TypeError(f"grad: input {i} has dtype {x.dtype}; integer and bool Variables "
+                            "are data, not differentiable")
+    seeds = [_seed_grad(y, g, "grad") for y, g in zip(outputs, grad_outputs)]
+    grads = _backprop(outputs, seeds, create_graph, keep=set(inputs))
+    result = []
+    for i, x in enumerate(inputs):
+        g = grads.get(x)
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {x.shape}) is not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
+        result.append(g)
+    return result

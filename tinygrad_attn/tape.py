@@ -1,0 +1,316 @@
+"""The tape: `Variable`, `Function`, and what decides whether ops are recorded.
+
+* Every op is a `Function`. Calling it runs `forward` on plain ndarrays and, when
+  recording is on and some input wants a gradient, links the outputs to the function
+  (`output.creator`) and the function to its inputs (`function.inputs`). That chain of
+  links *is* the tape. Outputs are held weakly, so a graph lives exactly as long as the
+  Variables at its end.
+* A function's `generation` is one past the newest of its inputs; reverse mode
+  (`autodiff.py`) walks functions newest-first so every gradient is complete when used.
+* What `with` blocks change (recording on/off, the name scope) lives in `ContextVar`s:
+  each thread and each asyncio task sees its own, so one thread's `no_grad()` never turns
+  recording off in another.
+
+This module imports no op and no reverse mode: ops import it, reverse mode imports it.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+import weakref
+
+import numpy as np
+
+__all__ = ["Variable", "Function", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "name_scope", "current_scope", "as_variable", "as_operand",
+           "as_array"]
+
+# Whether ops are recorded. PyTorch's vocabulary (`no_grad`, `enable_grad`,
+# `set_grad_enabled`, `is_grad_enabled`) is the public one.
+_grad_enabled = contextvars.ContextVar("tinygrad_attn_grad_enabled", default=True)
+# The current name scope, a tuple of names; functions created inside remember it so that
+# graph diagrams and error reports can say where an op came from.
+_scope = contextvars.ContextVar("tinygrad_attn_scope", default=())
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Record ops (`mode` True) or not inside a `with` block or a decorated function, then
+    restore what was there before."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self._tokens = []
+
+    def __enter__(self):
+        self._tokens.append(_grad_enabled.set(self.mode))
+        return self
+
+    def __exit__(self, *exc):
+        _grad_enabled.reset(self._tokens.pop())
+        return False
+
+    def _recreate_cm(self):  # each call of a decorated function gets its own state
+        return type(self)(self.mode)
+
+
+def no_grad():
+    """Context manager (or decorator): nothing computed inside is recorded on the tape."""
+    return set_grad_enabled(False)
+
+
+def enable_grad():
+    """Context manager (or decorator): record again, e.g. inside a `no_grad` block."""
+    return set_grad_enabled(True)
+
+
+def is_grad_enabled():
+    """True when ops are being recorded (False inside `no_grad()`)."""
+    return _grad_enabled.get()
+
+
+@contextlib.contextmanager
+def name_scope(name):
+    """Group every op recorded inside under `name` (nested scopes make a path)."""
+    token = _scope.set(_scope.get() + tuple(str(name).split(".")))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def current_scope():
+    """The name scope ops are recorded under here, a tuple of names."""
+    return _scope.get()
+
+
+def _is_float(dtype):
+    return dtype.kind in "fc"
+
+
+class Variable:
+    """An ndarray with a place on the tape.
+
+    `data` is the array, `grad` its gradient (a Variable, or None), `creator` the Function
+    that made it (None for a leaf). Floating leaves are differentiable; integer and bool
+    Variables are data (token ids, masks) and never get a gradient.
+    """
+
+    __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
+    __array_priority__ = 200
+    __array_ufunc__ = None  # make `ndarray + Variable` defer to Variable.__radd__
+
+    def __init__(self, data, name=None, *, requires_grad=None):
+        if isinstance(data, Variable):
+            raise TypeError("Variable(data): data is already a Variable; use it directly")
+        data = np.asarray(data)
+        if data.dtype.kind not in "biufc":
+            raise TypeError(f"Variable(data): expected a numeric array, got dtype {data.dtype}")
+        floating = _is_float(data.dtype)
+        if requires_grad is None:
+            requires_grad = floating
+        elif requires_grad and not floating:
+            raise TypeError(f"Variable(data): dtype {data.dtype} is data, not differentiable; "
+                            "only floating Variables can require a gradient")
+        self.data = data
+        self.name = name
+        self.grad = None
+        self.creator = None
+        self.generation = 0
+        self.requires_grad = requires_grad
+
+    # --- array-like facts -------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = str(self.data).replace("\n", "\n" + " " * 9)
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Variable({body}{name})"
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        return self.data
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    def zero_grad(self):
+        """Forget the accumulated gradient (`.grad = None`)."""
+        self.grad = None
+
+    cleargrad = zero_grad  # DeZero's name for the same thing
+
+    def detach(self):
+        """The same data, cut from the tape."""
+        return Variable(self.data, self.name, requires_grad=False)
+
+    # Operators, methods and `backward` (reverse mode, autodiff.py) are attached in
+    # tinygrad_attn/functions.py, so this module never imports upward.
+
+
+def as_array(x, dtype=None):
+    """`x` as an ndarray; Python scalars take `dtype` (if given) instead of float64."""
+    if isinstance(x, np.ndarray):
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
+    return np.asarray(x, dtype=dtype)
+
+
+def as_variable(x):
+    """Wrap a non-Variable as a constant (a leaf that never gets a gradient)."""
+    if isinstance(x, Variable):
+        return x
+    return Variable(as_array(x), requires_grad=False)
+
+
+def as_operand(x, like):
+    """A constant operand mixed with Variable `like`: it takes `like`'s floating dtype.
+
+    This is why `x * 0.5` and `x + np.ones(3)` keep a float32 `x` float32.
+    """
+    if isinstance(x, Variable):
+        return x
+    dtype = like.data.dtype
+    if dtype.kind not in "fc":
+        dtype = None
+    try:
+        arr = np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"cannot mix a {type(x).__name__} with a Variable") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"cannot mix a {type(x).__name__} with a Variable")
+    return _wrap(arr, None, 0, False)
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+class Function:
+    """One primitive: `forward` on ndarrays, `backward` on Variables, side by side.
+
+    An op is a subclass with two methods and nothing else:
+
+        class Softmax(Function):
+            def forward(self, x):        # ndarrays in, ndarray (or tuple) out
+                ...uses self.axis...
+            def backward(self, gy):      # Variables in: a gradient per input (or None)
+                ...
+
+    Its configuration is passed as keywords, ``Softmax(axis=1)(x)``, and kept as plain
+    attributes (``self.axis``); `attributes()` returns them and ``type(f)(**f.attributes())``
+    builds an equal op. Gradients a rule returns may have the broadcast shape: reverse mode
+    reduces them. The op's name (for messages and diagrams) is its class name in
+    snake_case (``LogSoftmax`` -> ``log_softmax``).
+    """
+
+    generation = 0
+    inputs = ()
+    outputs = ()
+    scope = ()
+    _attrs = {}
+
+    def __init__(self, **attributes):
+        if attributes:
+            self._attrs = attributes
+            self.__dict__.update(attributes)
+
+    def __call__(self, *inputs):
+        inputs = [x if isinstance(x, Variable) else as_variable(x) for x in inputs]
+        ys = self.forward(*[x.data for x in inputs])
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        x = None
+        if _grad_enabled.get():
+            for x in inputs:
+                if x.requires_grad:
+                    break
+            else:
+                x = None
+        if x is None:  # nothing to record: constants in, constants out
+            outputs = [_wrap(y, None, 0, False) for y in ys]
+            return outputs[0] if single else outputs
+        gen = max([x.generation for x in inputs])
+        self.generation = gen
+        outputs = [_wrap(y, self, gen + 1, True) for y in ys]
+        self.inputs = inputs
+        self.outputs = [weakref.ref(y) for y in outputs]
+        self.scope = _scope.get()
+        if not single:
+            self.output_meta = [(y.shape, y.dtype) for y in ys]
+        return outputs[0] if single else outputs
+
+    def output(self, i=0):
+        """The i-th output Variable (rules that reuse the forward result, e.g. exp, tanh)."""
+        y = self.outputs[i]()
+        if y is None:
+            raise RuntimeError(f"{self.name}: output {i} was freed before backward")
+        return y
+
+    @property
+    def name(self):
+        cls = type(self)
+        name = cls.__dict__.get("_name")
+        if name is None:
+            name = _CAMEL.sub("_", cls.__name__).lower()
+            cls._name = name
+        return name
+
+    def attributes(self):
+        """What the op was configured with (axis, shape, ...): its constructor keywords."""
+        return dict(self._attrs)
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    def __repr__(self):
+        attrs = ", ".join(f"{k}={describe(v)}" for k, v in self._attrs.items())
+        return f"<{self.name}({attrs})>"
+
+
+def describe(value):
+    """A short text for an op attribute: slices as `1:3`, arrays by shape, dtypes by name."""
+    if isinstance(value, slice):
+        text = ("" if value.start is None else str(value.start)) + ":" + \
+            ("" if value.stop is None else str(value.stop))
+        return text if value.step is None else f"{text}:{value.step}"
+    if isinstance(value, np.ndarray):
+        return f"{'mask' if value.dtype == np.bool_ else 'array'}{value.shape}"
+    if isinstance(value, np.dtype):
+        return value.name
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, tuple) and any(
+            isinstance(v, (slice, np.ndarray)) or v is None or v is Ellipsis for v in value):
+        return "[" + ", ".join(describe(v) for v in value) + "]"   # an index
+    return str(value)
+
+
+def _wrap(data, creator, generation, requires_grad):
+    """A Variable made by an op: skips __init__'s checks, which only user data needs."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    v = _new_variable(Variable)
+    v.data = data
+    v.name = None
+    v.grad = None
+    v.creator = creator
+    v.generation = generation
+    v.requires_grad = requires_grad and data.dtype.kind in "fc"
+    return v
+
+
+_new_variable = object.__new__
+
+
