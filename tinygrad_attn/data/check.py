@@ -1,7 +1,8 @@
-"""The dataset checker: every problem of a question_answer text file, with its line number.
+r"""The dataset checker: every problem of a question_answer text file, with its line number.
 
     report = check_file("date.txt")
-    print(report)            # summary, then every problem "line 7: ..." (1-based)
+    print(report)            # summary, then the problems "line 7: ..." (1-based; the first
+                             # 100, report.format(limit=None) prints all)
     report.ok                # True when `load_dataset` would accept the file
 
 The same scan runs first inside `textfile.load_dataset`, which raises `DataFileError` (a
@@ -156,7 +157,7 @@ def _decode_line(raw: bytes, lineno: int, start: int, problems: list) -> str:
 
 
 def scan(data: bytes, path: str = "<bytes>"):
-    """Check the bytes of a data file. Returns (report, lines): the decoded lines without
+    r"""Check the bytes of a data file. Returns (report, lines): the decoded lines without
     their line endings (a '\r\n' ending is removed like '\n'), one per physical line.
 
     Written for whole files at once (a 50 000-line file is a few list comprehensions);

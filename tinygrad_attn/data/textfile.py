@@ -90,7 +90,7 @@ class Examples:
 
 
 def write_lines(path, lines: Iterable[str]) -> Path:
-    """Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
+    r"""Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
     folder, flushed and fsynced, then renamed over `path`; a failure leaves `path` as it was
     and removes the temporary file."""
     path = Path(path)
@@ -159,6 +159,14 @@ class Dataset:
 
     def decode_question(self, ids) -> str:
         return self.vocab.decode_question(ids, self.reverse)
+
+    def metadata(self) -> dict:
+        """What a checkpoint needs to encode questions like this data (JSON-able):
+        `Vocabulary.from_dict(m["vocab"]).encode_question(text, m["question_width"],
+        m["reverse"])`."""
+        return {"vocab": self.vocab.to_dict(), "question_width": self.question_width,
+                "answer_width": self.answer_width, "reverse": self.reverse,
+                "start_id": self.start_id}
 
 
 def load_dataset(path, *, reverse: bool = False, seed: int = BOOK_SEED) -> Dataset:
