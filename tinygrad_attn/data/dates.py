@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .textfile import Examples
+from .textfile import Examples, check_count
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -147,6 +147,10 @@ class DateFormat:
         text = "".join(p if isinstance(p, str) else p(d) for p in self._parts)
         return text.lower() if self.case == "lower" else \
             text.upper() if self.case == "upper" else text
+
+    def matches(self, text: str) -> bool:
+        """Whether `text` has this format's shape (parse may still find a bad date)."""
+        return self._regex.fullmatch(text) is not None
 
     def parse(self, text: str, first_year: int = DEFAULT_START.year) -> _dt.date:
         """Read a text written by this format back into a date (ValueError if it is not
@@ -269,7 +273,7 @@ def generate_dates(n: int, seed: int, *, start=DEFAULT_START, end=DEFAULT_END,
     width is `question_width(formats)`, the answer width 11.
     """
     start, end, names = check_range(start, end, formats)
-    n = _check_count(n, seed)
+    n = check_count(n, seed)
     table = [FORMATS[k] for k in names]
     first, days = start.toordinal(), end.toordinal() - start.toordinal() + 1
     capacity = days * len(table)
@@ -329,11 +333,3 @@ def _distinct(rng, capacity, n, example):
         raise RuntimeError(f"generate_dates: still {n - len(chosen)} questions short after "
                            f"100 rounds; the format table has texts shared by many formats")
     return chosen
-
-
-def _check_count(n, seed):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(n)

@@ -89,6 +89,15 @@ class Examples:
                 for q, a in zip(self.questions, self.answers)]
 
 
+def check_count(n, seed) -> int:
+    """Validate a generator's example count and seed (ValueError naming the bad one)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(n)
+
+
 def write_lines(path, lines: Iterable[str]) -> Path:
     r"""Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
     folder, flushed and fsynced, then renamed over `path`; a failure leaves `path` as it was
