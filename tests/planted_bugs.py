@@ -11,7 +11,7 @@ so this file does not depend on where an op class lives.
 import numpy as np
 
 import tinygrad_attn.functions as F
-from tinygrad_attn import Variable, no_grad
+from tinygrad_attn import Variable
 
 
 def _op_class(make):

@@ -435,3 +435,23 @@ def test_the_library_the_plugin_and_the_cli_import_without_hypothesis():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, env=env)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr
+
+
+# --- second order: locate names the rule that cannot be differentiated again -----------
+class NumpyRule(Function):
+    """x * x whose rule computes with .data: right first order, no second order."""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, gy):
+        return gy * (2 * self.inputs[0].data)
+
+
+def test_gradgradcheck_failures_name_the_rule_that_is_not_differentiable():
+    from tinygrad_attn.testing import gradgradcheck
+    with pytest.raises(GradcheckError, match=r"\(second order\)") as info:
+        gradgradcheck(lambda v: F.tanh(NumpyRule()(v) * 3.0), np.array([0.3, -0.2]))
+    report = info.value.report
+    assert (report.op, report.order, report.others) == ("numpy_rule", 2, [])
+    assert "differentiated again (second order)" in str(info.value).splitlines()[-1]

@@ -37,7 +37,7 @@ value outside them still fails.
 given) and returns a Variable, or a tuple/list of Variables (then every output is projected
 and the projections summed).
 """
-from .. import grad as _autograd
+from .. import grad as _autograd  # the one autograd every check calls (a seam for tests)
 from ._checkop import CheckOpError, check_op, check_op_example, op_test
 from ._core import GradcheckError, KinkWarning, PrecisionWarning, default_tolerances
 from ._freed import GraphNotFreedError, graph_freed

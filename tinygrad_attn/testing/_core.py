@@ -352,8 +352,10 @@ def compare(fn, inputs, *, eps, atol, rtol, n_projections=2, seed=0, where="grad
 
     # finite differences in float64, every projection at once
     # C order: reshape(-1) below must be a view (a transposed input would copy)
-    xs64 = [Variable(np.array(array_of(x), dtype=np.float64, order="C")) if is_floating(x)
-            else x for x in inputs]
+    # (requires_grad as on the autograd side: an f that differentiates inside must see the
+    # same inputs as differentiable)
+    xs64 = [Variable(np.array(array_of(x), dtype=np.float64, order="C"), requires_grad=rg)
+            if is_floating(x) else x for x, rg in zip(inputs, requires_grad)]
     # the projections as one matrix over the outputs' entries; differences of outputs are
     # taken before projecting, so large constant entries (a -1e9 fill) cancel exactly
     U = np.array([np.concatenate([a.ravel() for a in u]) for u in us]).reshape(
