@@ -190,6 +190,8 @@ def recording_order():
 
     Generations only order ops along a path; this is the order the program ran them, so
     `locate` can say "the first op in forward order" and mean the one that ran first.
+    `Function.__call__` is wrapped for the duration (process-wide: ops other threads run
+    meanwhile are noted too, harmlessly, as they are not in the graph checked).
     """
     seen = []
     original = Function.__call__
