@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import tinygrad_attn.functions as F
 from tinygrad_attn import Variable, grad, no_grad
-from tinygrad_attn.ops.recurrent import lstm_composite
+from tinygrad_attn.ops.recurrent import lstm_composite, step_by_step
 from tinygrad_attn.testing import gradcheck, gradgradcheck
 
 from . import examples
@@ -147,3 +147,14 @@ def test_bad_state_shape():
     args = [Variable(np.zeros(s)) for s in ((2, 3, 4), (4, 8), (2, 8), (8,), (3, 2))]
     with pytest.raises(ValueError, match=r"state \(3, 2\)"):
         F.lstm(*args)
+
+
+def test_step_by_step_records_the_composite_with_the_same_values():
+    rng = np.random.default_rng(5)
+    args = operands(rng, 2, 3, 2, 3, "h", np.float64)
+    fused = F.lstm(*args)
+    with step_by_step():
+        composite = F.lstm(*args)
+    assert fused[0].creator.name == "lstm" and composite[0].creator.name == "stack"
+    for a, b in zip(fused, composite):
+        np.testing.assert_allclose(a.data, b.data, **TOL[np.float64])

@@ -36,7 +36,7 @@ from .elementwise import sigmoid, tanh
 from .shape import split, stack, swapaxes, unstack
 
 __all__ = ["lstm", "lstm_composite", "lstm_cell", "LSTMSequence", "gate_layout",
-           "frozen_weights"]
+           "frozen_weights", "step_by_step"]
 
 
 @functools.lru_cache(maxsize=32)
@@ -69,6 +69,23 @@ def frozen_weights():
         yield
     finally:
         _frozen.reset(token)
+
+
+# Inside `step_by_step()` `lstm` records the composite, op by op, as before it was one node.
+_step_by_step = contextvars.ContextVar("tinygrad_attn_lstm_step_by_step", default=False)
+
+
+@contextlib.contextmanager
+def step_by_step():
+    """Record every LSTM inside the block as its step-by-step composite (primitives only):
+    for tools that need each primitive of the cell on the tape (graph diagrams of the cell,
+    `testing.locate` hunting a wrong rule among the cell's ops). Same values and
+    gradients, slower."""
+    token = _step_by_step.set(True)
+    try:
+        yield
+    finally:
+        _step_by_step.reset(token)
 
 
 def _scratch(name, shape, dtype):
@@ -314,7 +331,8 @@ def lstm(xs, Wx, Wh, b, h0=None, c0=None):
     ``Wh (H, 4H)``, ``b (4H,)``, gate blocks f, g, i, o; ``h0`` / ``c0`` (N, H) or None
     (zeros) -> ``(hs (N, T, H), h_T, c_T)``, one recorded node (see the module docstring).
 
-    Operands of mixed dtypes go through the composite (which promotes as the ops do).
+    Operands of mixed dtypes go through the composite (which promotes as the ops do), and so
+    does everything inside `step_by_step()`.
     """
     # constants take the dtype of the first Variable, as in `x + c` (float32 stays float32)
     like = next((v for v in (xs, Wx, Wh, b, h0, c0) if isinstance(v, Variable)), None)
@@ -332,7 +350,7 @@ def lstm(xs, Wx, Wh, b, h0=None, c0=None):
             f"got xs {xs.shape}, Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}"
             + "".join(f", state {s.shape}" for s in state))
     dtype = xs.dtype
-    if dtype.kind != "f" or any(v.dtype != dtype for v in operands):
+    if dtype.kind != "f" or any(v.dtype != dtype for v in operands) or _step_by_step.get():
         return lstm_composite(xs, Wx, Wh, b, h0, c0)
     if not (_grad_enabled.get() and any(v.requires_grad for v in operands)):
         # nothing to record: no node, no workspace kept
