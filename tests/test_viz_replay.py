@@ -138,3 +138,26 @@ def test_in_chromium_arrow_keys_step_and_gradients_fill_in(tmp_path):
     filled = [s[2] for s in seen]
     assert filled[0] == 1 and filled[1] < filled[2] < filled[3] and filled[4] == filled[2]
     assert filled[5] == len({n for s in steps for n in s["arrive"]})
+
+
+def test_cli_graph_writes_a_replay(tmp_path, capsys):
+    from tinygrad_attn.cli import main
+    out = tmp_path / "r.html"
+    assert main(["graph", "--model", "attention", "--replay", str(out)]) == 0
+    assert "steps" in capsys.readouterr().out
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "copy 1 of 6 (rolled)" in text
+
+
+def test_cli_graph_options_reach_make_dot(tmp_path):
+    from tinygrad_attn.cli import main
+    assert main(["graph", "--model", "attention", "--out", str(tmp_path / "r.dot")]) == 0
+    assert main(["graph", "--model", "attention", "--no-roll", "--out",
+                 str(tmp_path / "u.dot")]) == 0
+    rolled, unrolled = (tmp_path / "r.dot").read_text(), (tmp_path / "u.dot").read_text()
+    assert "cluster_encoder.lstm.roll0" in rolled and "roll0" not in unrolled
+    assert main(["graph", "--model", "example", "--backward", "--show-values", "--out",
+                 str(tmp_path / "b.dot")]) == 0
+    text = (tmp_path / "b.dot").read_text()
+    assert "cluster_backward" in text and "d loss / d W" in text
+    assert "backward has run" in text
