@@ -434,7 +434,7 @@ def _emit(d):
     g = Diagram(
         name="tape", graph_attr=graph_attr,
         node_attr=dict(fontname=FONT, penwidth="1.2"),
-        edge_attr=dict(color=EDGE_COLOR, arrowsize="0.6", penwidth="1.1"))
+        edge_attr=dict(color=EDGE_COLOR, arrowsize="0.6", penwidth="1.1", fontname=FONT))
     for text in d.caption:
         g.add_caption(text)
     g.body.extend(_nest(members, finished))

@@ -42,7 +42,7 @@ CLUSTER_BORDER = "#94A3B8"
 EDGE_COLOR = "#7C8799"
 ROLL_FILL, ROLL_BORDER = "#FFF7ED", "#EA580C"        # a rolled (repeated) block
 RECURRENT_COLOR = "#EA580C"                          # copy t feeds copy t+1
-RULE_COLOR = "#E11D48"                               # forward op -> its rule's ops
+RULE_COLOR = "#E11D4888"                               # forward op -> its rule's ops
 BACKWARD_FILL = "#FFF1F2"                            # the backward cluster
 
 MAX_ATTR = 36  # attribute values longer than this are shortened in labels
