@@ -37,6 +37,14 @@ class _Roll(str):
         return self
 
 
+class _Backward(str):
+    """The cluster holding the drawn backward pass (filled rose; a user's own scope named
+    "backward" is not)."""
+
+
+BACKWARD = _Backward("backward")
+
+
 class _Drawing:
     """What the steps share: the graph, where each node goes, and what is drawn."""
 
@@ -111,7 +119,7 @@ def _backward(d):
     for f in rec.functions:
         fwd = rec.rule_of[id(f)]
         d.rule_of[id(f)] = fwd
-        d.scope_override[id(f)] = ("backward",) + tuple(fwd.scope)
+        d.scope_override[id(f)] = (BACKWARD,) + tuple(fwd.scope)
     consumed = {id(x) for f in rec.functions for x in f.inputs}
     grads = []
     for x, g in rec.grads.values():
@@ -487,7 +495,7 @@ def _nest(members, finished):
                 f'fontcolor="{ROLL_BORDER}" fontsize="13" labeljust="r" penwidth="1.5"\n')
         else:
             depth = len(scope)
-            fill = BACKWARD_FILL if scope[0] == "backward" and depth == 1 else \
+            fill = BACKWARD_FILL if isinstance(last, _Backward) else \
                 CLUSTER_FILLS[min(depth, len(CLUSTER_FILLS)) - 1]
             lines.append(f"\t\tlabel=<<B>{h(last)}</B>> tooltip={q(path)} "
                          f'style="rounded,filled" fillcolor="{fill}" color="{CLUSTER_BORDER}" '
