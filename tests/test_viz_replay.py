@@ -8,8 +8,6 @@ import subprocess
 import numpy as np
 import pytest
 
-import tinygrad_attn as tga
-import tinygrad_attn.functions as F
 from tinygrad_attn import viz
 
 from test_viz_backward import small

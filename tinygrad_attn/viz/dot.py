@@ -488,9 +488,10 @@ def _nest(members, finished):
         last = scope[-1]
         lines.append(f"\tsubgraph {q('cluster_' + path)} {{\n")
         if isinstance(last, _Roll):
+            tip = (f"{last.copies} identical copies of these {last.period} ops (same ops, "
+                   "scope and shapes), drawn once")
             lines.append(
-                f"\t\tlabel=<<B>× {last.copies}</B>> tooltip="
-                f"{q(f'{last.copies} identical copies of these {last.period} ops (same ops, scope and shapes), drawn once')} "
+                f"\t\tlabel=<<B>× {last.copies}</B>> tooltip={q(tip)} "
                 f'style="rounded,filled,bold" fillcolor="{ROLL_FILL}" color="{ROLL_BORDER}" '
                 f'fontcolor="{ROLL_BORDER}" fontsize="13" labeljust="r" penwidth="1.5"\n')
         else:

@@ -1,8 +1,8 @@
 """Rolling: repeated identical sub-graphs found on the tape, to be drawn once.
 
 An LSTM unrolled over 29 steps records the same dozen ops 29 times. Read the functions in
-*program order* (a post-order walk that visits each op's inputs in order: a step's ops come
-out together, after everything the step reads) and give each a signature: op, attributes,
+*program order* (a post-order walk that visits each op's newest input first: a step's ops
+come out together, after everything the step reads) and give each a signature: op, attributes,
 scope, input shapes and dtypes. The steps then show up as a tandem repeat in the sequence
 of signatures, ``... [s1 .. s12] [s1 .. s12] ... [s1 .. s12] ...``, found for every period
 with one vectorised comparison ``sig[i] == sig[i + p]``.
@@ -12,9 +12,11 @@ of the op at position j comes, in every copy, from the same place, namely the sa
 position of the same copy, the same position of the previous copy (a *recurrent* input,
 like h and c), or outside the block (one shared Variable, like Wh, or one per copy, like
 the step's slice of the input: never one parameter, or differently named leaf, per copy,
-which would be different layers, not time steps). Among overlapping candidates the one covering most ops wins (the
-shortest period on ties), and its phase is the rotation with the fewest edges crossing
-from one copy to the next (h and c, not half a cell).
+which would be different layers, not time steps). Among overlapping candidates the one
+covering most ops wins (the shortest period on ties), and its phase is the rotation with
+the fewest edges crossing from one copy to the next (h and c, not half a cell). A block
+then takes in the ops just before or after it that form one more copy in another order
+(where h0 is a leaf, step 1's two matmuls tie and come out swapped). At least 3 copies.
 
 Imports nothing from the library: it reads Functions and Variables by their attributes.
 """
@@ -29,8 +31,9 @@ MAX_PERIOD = 400    # ops in one step; bounds the search (N * MAX_PERIOD compari
 
 Block = namedtuple("Block", "copies period scope per_copy")
 Block.__doc__ = """A rolled block: `copies` (lists of Functions, in program order, each
-`period` long; the first is the one drawn) living in `scope` (their common scope); `per_copy` lists, per input slot fed from outside
-by a different Variable in each copy (the step's input slice), those Variables."""
+`period` long; the first is the one drawn) living in `scope` (their common scope);
+`per_copy` lists, per input slot fed from outside by a different Variable in each copy
+(the step's input slice), those Variables."""
 
 
 def program_order(outputs, keep=None):
