@@ -73,10 +73,11 @@ def as_array(g):
 
 def run_steps(outputs):
     """The first-order backward pass of `outputs`, as (Step, received arrays, sent arrays)
-    triples, the arrays copied when the step ran (accumulation later writes in place)."""
+    triples. Read the arrays before asking for the next step: accumulation later writes
+    into some of them in place."""
     grads = {}
     for step in backward_steps(outputs, seeds_for(outputs, "replay"), create_graph=False,
                                keep=None, grads=grads):
-        received = [None if g is None else np.array(as_array(g)) for g in step.output_grads]
-        sent = [None if g is None else np.array(as_array(g)) for g in step.input_grads]
+        received = [None if g is None else as_array(g) for g in step.output_grads]
+        sent = [None if g is None else as_array(g) for g in step.input_grads]
         yield step, received, sent

@@ -103,9 +103,12 @@ def _shape(shape):
 
 
 def _tensor(name, g):
-    a = np.asarray(g, dtype=np.float64)
+    """What the page shows of a gradient: shape, norm, the first few values. Read at once
+    (the pass may later accumulate into the array in place)."""
+    a = np.asarray(g)
     flat = a.reshape(-1)
-    return {"name": name, "shape": list(a.shape), "norm": float(np.linalg.norm(flat)),
+    norm = float(np.sqrt(np.vdot(flat, flat).real)) if flat.size else 0.0
+    return {"name": name, "shape": list(a.shape), "norm": norm,
             "values": [float(v) for v in flat[:VALUES]], "size": int(flat.size)}
 
 
