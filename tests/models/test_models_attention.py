@@ -91,7 +91,9 @@ def test_smoke_attention_learns_to_reverse_digit_strings():
     assert elapsed < 30, f"300 training steps took {elapsed:.1f} s"
 
 
-@pytest.mark.parametrize("Model", [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq])
+@pytest.mark.parametrize("Model", [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq,
+                                   models.BiLSTMSeq2seq, models.AttentionFeedSeq2seq,
+                                   models.DeepSeq2seq, models.GNMTSeq2seq])
 def test_generate_in_row_blocks_gives_the_same_tokens_and_weights(Model):
     rng = np.random.default_rng(5)
     model = Model(9, 4, 6, seed=3)
