@@ -23,7 +23,7 @@ Adam step. After each epoch: `evaluate(model)` (any callable returning a dict of
                            history, settings and your metadata (checkpoint.save_training)
     out_dir/best.npz       the checkpoint of the best epoch by `best_metric` (higher is better)
     out_dir/history.json   {"loss": [per step], "epochs": [{epoch, step, loss, seconds,
-                           eval_seconds, <metrics>}], ...}
+                           cpu_seconds, eval_seconds, <metrics>}], ...}
     out_dir/history.csv    one row per epoch;   out_dir/loss.csv  one row per step
 
 A per-epoch tqdm bar shows the running loss, steps/s and the ETA on a terminal (none when
@@ -75,7 +75,9 @@ def exact_match(x, t, start_id, *, beam=1, batch_size=256, name="accuracy"):
 @dataclass
 class History:
     """`loss`: the loss of every step; `epochs`: one dict per epoch with epoch, step, loss
-    (the epoch's mean), seconds (training), eval_seconds and the evaluation's metrics."""
+    (the epoch's mean), seconds (training, wall clock), cpu_seconds (training, this
+    process's CPU time: on a shared machine the fairer measure), eval_seconds and the
+    evaluation's metrics."""
 
     loss: list = field(default_factory=list)
     epochs: list = field(default_factory=list)
@@ -174,7 +176,7 @@ class Trainer:
         bar = tqdm(total=n_steps, desc=label, unit="step", leave=False, file=sys.stderr,
                    disable=self.quiet or not sys.stderr.isatty(), dynamic_ncols=True)
         losses = []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             for i in range(n_steps):
                 rows = idx[i * B:(i + 1) * B]
@@ -192,11 +194,11 @@ class Trainer:
                     bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", refresh=False)
         finally:
             bar.close()
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         self.epoch += 1
         row = {"epoch": self.epoch, "step": self.step,
                "loss": float(np.mean(losses)) if losses else float("nan"),
-               "seconds": seconds}
+               "seconds": seconds, "cpu_seconds": cpu}
         t1 = time.perf_counter()
         metrics = dict(self.evaluate(self.model)) if self.evaluate else {}
         row["eval_seconds"] = time.perf_counter() - t1
