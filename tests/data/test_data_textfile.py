@@ -164,6 +164,14 @@ def test_the_vocabulary_travels_as_json(tmp_path):
     ds = load_dataset(tmp_path / "d.txt")
     back = type(ds.vocab).from_dict(json.loads(json.dumps(ds.vocab.to_dict())))
     assert back == ds.vocab and list(back.char_to_id.items()) == list(ds.vocab.char_to_id.items())
+    rev = load_dataset(tmp_path / "d.txt", reverse=True)
+    meta = json.loads(json.dumps(rev.metadata()))
+    assert meta["question_width"] == 29 and meta["answer_width"] == 11 and meta["reverse"]
+    vocab = type(ds.vocab).from_dict(meta["vocab"])
+    assert vocab.char_to_id["_"] == meta["start_id"] == rev.start_id
+    np.testing.assert_array_equal(
+        vocab.encode_question("sep 27, 1994", meta["question_width"], meta["reverse"]),
+        rev.encode_question("sep 27, 1994"))
 
 
 def test_loading_a_bad_file_raises_before_any_work(tmp_path):
