@@ -168,7 +168,7 @@ class Trainer:
 
     def train_epoch(self, epochs=None):
         """One epoch, its evaluation, its checkpoints; returns the epoch's history row."""
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         model, B, n_steps = self.model, self.batch_size, self.steps_per_epoch
         idx = self.rng.permutation(len(self.x))           # the book's np.random.permutation
@@ -217,9 +217,9 @@ class Trainer:
         if not self.quiet:
             shown = "  ".join(f"{k} {v:.2%}" if k == "accuracy" else f"{k} {v:.4g}"
                               for k, v in metrics.items())
-            print(f"{label}: loss {row['loss']:.4f}  {shown}  train {seconds:.1f} s  "
-                  f"({n_steps / seconds if seconds else 0:.1f} steps/s)  eval "
-                  f"{row['eval_seconds']:.1f} s", flush=True)
+            print(f"{label}: loss {row['loss']:.4f}  {shown}  train {seconds:.1f} s "
+                  f"(CPU {cpu:.1f} s, {n_steps / seconds if seconds else 0:.1f} steps/s)  "
+                  f"eval {row['eval_seconds']:.1f} s", flush=True)
         return row
 
     # --- files --------------------------------------------------------------------------

@@ -188,3 +188,24 @@ def test_adam_state_round_trips_and_is_checked():
         other.load_state_dict(bad)
     with pytest.raises(ValueError, match="state is of a SGD"):
         other.load_state_dict({"hyper": {"type": "SGD", "lr": 1.0}, "arrays": {}})
+
+
+def test_on_a_terminal_the_bar_shows_loss_rate_and_eta(monkeypatch, capsys):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    x, t = toy_task(n=64)
+    Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, batch_size=16).fit(1)
+    bar = err.getvalue()
+    assert "epoch 1/1" in bar and "4/4" in bar and "loss=" in bar
+    assert "step/s" in bar or "s/step" in bar           # the rate (tqdm flips it when slow)
+    assert "<" in bar                                     # elapsed<remaining: the ETA
+    err.truncate(0)
+    Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, batch_size=16, quiet=True).fit(1)
+    assert err.getvalue().strip("\x00") == ""
