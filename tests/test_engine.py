@@ -561,3 +561,74 @@ def test_retained_intermediate_grads_do_not_alias_leaf_grads():
     assert y.grad.data is not x.grad.data
     x.grad.data[:] = 0.0
     np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])
+
+
+# --- state that `with` blocks change is per thread; ops carry their attributes ---------------
+def test_no_grad_and_name_scope_are_per_thread():
+    """Recording and the name scope live in ContextVars: one thread inside `no_grad()` and
+    a name scope leaves another thread recording, in the root scope."""
+    import threading
+
+    both_inside = threading.Barrier(2)
+    seen = {}
+
+    def quiet():
+        with tga.no_grad(), tga.name_scope("quiet"):
+            both_inside.wait(timeout=10)
+            x = Variable(np.ones(2))
+            seen["quiet"] = ((x * 2).sum().creator, tga.current_scope())
+            both_inside.wait(timeout=10)
+
+    def loud():
+        both_inside.wait(timeout=10)
+        x = Variable(np.ones(2))
+        seen["loud"] = ((x * 2).sum().creator, tga.current_scope())
+        both_inside.wait(timeout=10)
+
+    threads = [threading.Thread(target=quiet), threading.Thread(target=loud)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen["quiet"][0] is None and seen["quiet"][1] == ("quiet",)
+    assert seen["loud"][0] is not None and seen["loud"][1] == ()
+
+
+def test_enable_grad_inside_no_grad_and_set_grad_enabled_as_decorator():
+    x = Variable(np.ones(3))
+    with tga.no_grad():
+        assert not tga.is_grad_enabled()
+        with tga.enable_grad():
+            assert (x * 2).creator is not None
+        assert (x * 2).creator is None
+
+    @tga.set_grad_enabled(False)
+    def depth(n):
+        return depth(n - 1) if n else tga.is_grad_enabled()
+
+    assert depth(3) is False and tga.is_grad_enabled()
+
+
+def test_every_recorded_op_rebuilds_from_its_attributes():
+    """`type(f)(**f.attributes())` is an equal op: run again on the recorded inputs it gives
+    the recorded outputs, for every function of the attention model's loss graph."""
+    import tinygrad_attn_models as models
+
+    rng = np.random.default_rng(0)
+    model = models.AttentionSeq2seq(7, 3, 4, seed=0, dtype=np.float64)
+    loss = model.loss(rng.integers(0, 7, (2, 5)), rng.integers(0, 7, (2, 4)))
+    stack, seen, names = [loss.creator], set(), set()
+    while stack:
+        f = stack.pop()
+        if f is None or id(f) in seen:
+            continue
+        seen.add(id(f))
+        names.add(f.name)
+        again = type(f)(**f.attributes()).forward(*[x.data for x in f.inputs])
+        again = again if isinstance(again, tuple) else (again,)
+        for i, y in enumerate(again):
+            out = f.outputs[i]()
+            if out is not None:
+                np.testing.assert_array_equal(y, out.data, err_msg=f.name)
+        stack.extend(x.creator for x in f.inputs)
+    assert {"matmul", "softmax", "embedding", "split", "softmax_cross_entropy"} <= names
