@@ -7,7 +7,7 @@ from tinygrad_attn import cli
 
 
 def test_demo_proves_its_gradients(capsys):
-    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo", "--gradients"]) == 0
     out = capsys.readouterr().out
     assert "max |autograd - book|" in out
     assert out.count("passed") == 2 and "FAILED" not in out

@@ -385,9 +385,15 @@ def _inner_pytest(tmp_path, capsys, monkeypatch, *args, env=None):
         monkeypatch.setenv(k, v)
     outer = settings.get_current_profile_name()
     capsys.readouterr()
+    # installed, the plugin loads itself through its pytest11 entry point; loading it again
+    # by module name would register one module twice
+    from importlib.metadata import entry_points
+    plugin = "tinygrad_attn.testing.pytest_plugin"
+    autoloaded = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") and any(
+        ep.value == plugin for ep in entry_points(group="pytest11"))
+    load = [] if autoloaded else ["-p", plugin]
     try:
-        code = pytest.main(["-p", "no:cacheprovider", "-s", "-q", "-p",
-                            "tinygrad_attn.testing.pytest_plugin", *args,
+        code = pytest.main(["-p", "no:cacheprovider", "-s", "-q", *load, *args,
                             str(tmp_path / "test_inner.py")])
     finally:
         settings.load_profile(outer)

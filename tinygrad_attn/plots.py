@@ -1,0 +1,97 @@
+"""Pictures of the experiment with matplotlib, headless (the Agg backend; no display needed).
+
+    accuracy_curves("curves.png", [("attention", [1, 2, 3], [0.0, 0.93, 0.999]), ...],
+                    book=True)                                  # the book's Figure 8-26
+    attention_heatmaps("heatmap.png", [(input_labels, output_labels, weights), ...])  # 8-27
+
+Files are written to a temporary name and renamed, so an interrupted run leaves no half
+picture. matplotlib is imported when a picture is drawn, not when this module is.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+
+__all__ = ["accuracy_curves", "attention_heatmaps", "BOOK_CURVE"]
+
+# The book's own code on its own date file (SEED.md section 4): test accuracy after epochs
+# 1, 2, 3 of its attention model.
+BOOK_CURVE = ("the book's attention model (its code, its data)", [1, 2, 3], [0.0, 0.517, 0.999])
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        _pyplot().close(fig)
+    return path
+
+
+def accuracy_curves(path, runs, *, book=False, title="Test accuracy (exact match)"):
+    """Accuracy per epoch of several runs in one picture: `runs` is a list of
+    ``(label, epochs, accuracies)`` (accuracies in [0, 1]); `book` adds the book's measured
+    curve (dashed). The x axis counts epochs from 1 (after the first epoch)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    markers = "osD^vP*X"
+    for i, (label, epochs, acc) in enumerate(runs):
+        ax.plot(epochs, 100 * np.asarray(acc, dtype=float), marker=markers[i % len(markers)],
+                label=label)
+    if book:
+        label, epochs, acc = BOOK_CURVE
+        ax.plot(epochs, 100 * np.asarray(acc), "k--", marker="x", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(-2, 102)
+    top = max([max(e) for _, e, _ in runs if len(e)] + [3 if book else 1])
+    ax.set_xticks(range(1, int(top) + 1))
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def attention_heatmaps(path, panels, *, title=None):
+    """One heatmap per panel, stacked: `panels` is a list of ``(input_labels,
+    output_labels, weights)`` with weights (len(output_labels), len(input_labels)); rows are
+    output characters (decoder steps), columns input characters, darker = more weight."""
+    plt = _pyplot()
+    heights = [0.9 + 0.32 * len(outs) for _, outs, _ in panels]
+    widths = max(4.0, 0.3 * max(len(ins) for ins, _, _ in panels) + 1.6)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(widths, sum(heights) + 0.3),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (ins, outs, w) in zip(axes[:, 0], panels):
+        w = np.asarray(w, dtype=float)
+        if w.shape != (len(outs), len(ins)):
+            raise ValueError(f"attention_heatmaps: weights {w.shape} for {len(outs)} outputs "
+                             f"and {len(ins)} inputs")
+        im = ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="equal")
+        ax.set_xticks(range(len(ins)), [_show(c) for c in ins], fontsize=8, family="monospace")
+        ax.set_yticks(range(len(outs)), [_show(c) for c in outs], fontsize=8,
+                      family="monospace")
+        ax.tick_params(length=0)
+        ax.set_ylabel("output")
+        ax.set_xlabel(f"input \"{''.join(c for c in ins if len(c) == 1)}\"  \u2192  output "
+                      f"\"{''.join(outs).rstrip()}\"", fontsize=8)
+    fig.colorbar(im, ax=axes[:, 0].tolist(), shrink=0.6, label="attention weight")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _show(c):
+    return "\u2423" if c == " " else c     # a visible space
