@@ -7,4 +7,6 @@ shape       broadcast_to sum_to reshape transpose expand_dims squeeze concat spl
 indexing    getitem embedding where masked_fill
 linalg      matmul
 softmax     softmax log_softmax softmax_cross_entropy
+composite   layer_norm masked_softmax softplus gelu cosine_similarity roll circular_convolution
+            dropout (compositions of the above: no rule of their own)
 """
