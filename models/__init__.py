@@ -10,8 +10,10 @@ finds these models through the ``tinygrad_attn.models`` entry points and never i
 this package itself.
 """
 from .attention import AttentionDecoder, AttentionSeq2seq
+from .ntm import NTM, LSTMCopy
 from .peeky import PeekyDecoder, PeekySeq2seq
 from .seq2seq import Decoder, Encoder, Seq2seq, Seq2seqBase
+from .transformer import Transformer
 
 __all__ = ["Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "Seq2seqBase", "Encoder",
-           "Decoder", "PeekyDecoder", "AttentionDecoder"]
+           "Decoder", "PeekyDecoder", "AttentionDecoder", "Transformer", "NTM", "LSTMCopy"]

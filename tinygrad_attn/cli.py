@@ -2,6 +2,7 @@
 
     tinygrad-attn demo                       a forward-only expression, its gradients, a gradcheck
     tinygrad-attn graph --out graph.svg      draw a loss graph (a model's, or a built-in example)
+    tinygrad-attn copy train|eval            the NTM copy task (ntm, or the lstm baseline)
 
 Models are found as plug-ins (the `tinygrad_attn.models` entry-point group, which the
 `models` package of this project fills), so the framework itself never imports them.
@@ -142,6 +143,9 @@ def build_parser():
     p.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
                    help="graph direction (default TB: top to bottom)")
     p.set_defaults(func=cmd_graph)
+
+    from tinygrad_attn import copy_cli   # the NTM copy task: `copy train|eval`
+    copy_cli.add_parser(sub)
     return parser
 
 

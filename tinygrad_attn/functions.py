@@ -7,8 +7,9 @@ rule. This module gathers them and gives `Variable` its operators, its methods a
 from . import autodiff
 from .tape import Variable
 from .ops.arithmetic import add, div, mul, neg, pow, sub
-from .ops.composite import (causal_mask, circular_convolution, cosine_similarity, dropout,
-                            gelu, layer_norm, masked_softmax, padding_mask, roll, softplus)
+from .ops.composite import (binary_cross_entropy_with_logits, causal_mask,
+                            circular_convolution, cosine_similarity, dropout, gelu, layer_norm,
+                            masked_softmax, padding_mask, roll, softplus)
 from .ops.elementwise import cast, exp, log, relu, sigmoid, tanh
 from .ops.indexing import embedding, getitem, masked_fill, where
 from .ops.linalg import matmul
@@ -24,7 +25,8 @@ __all__ = [
     "embedding", "where", "masked_fill", "softmax", "log_softmax", "softmax_cross_entropy",
     # compositions (ops/composite.py): no rule of their own
     "layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
-    "circular_convolution", "dropout", "causal_mask", "padding_mask",
+    "circular_convolution", "dropout", "binary_cross_entropy_with_logits", "causal_mask",
+    "padding_mask",
 ]
 
 

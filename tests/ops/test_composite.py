@@ -47,6 +47,17 @@ def circular_convolution_ref(w, s):
     return out
 
 
+def bce_ref(z, t):
+    p = 1 / (1 + np.exp(-z))
+    return np.mean(-t * np.log(p) - (1 - t) * np.log(1 - p))
+
+
+@st.composite
+def bce_args(draw):
+    z = draw(tst.floats_arrays())
+    return z, draw(tst.floats_arrays(z.shape, min_value=0.0, max_value=1.0))
+
+
 def dropout_ref(x, p, seed):
     keep = np.random.default_rng(seed).random(x.shape) >= p
     return x * keep / (1 - p)
@@ -110,6 +121,8 @@ OPS = {
     "roll": (lambda x, k, a: F.roll(x, int(k), int(a)), np.roll, roll_args()),
     "circular_convolution": (F.circular_convolution, circular_convolution_ref,
                              convolution_args()),
+    "binary_cross_entropy_with_logits": (F.binary_cross_entropy_with_logits, bce_ref,
+                                         bce_args()),
     "dropout": (lambda x: F.dropout(x, 0.3, np.random.default_rng(7), training=True),
                 lambda x: dropout_ref(x, 0.3, 7), single(tst.floats_arrays())),
 }
@@ -162,7 +175,8 @@ def _fixed_args(name):
             "masked_softmax": (x, rng.random((2, 5)) < 0.5),
             "cosine_similarity": (x, x[::-1].copy()),
             "roll": (x, 2, -1),
-            "circular_convolution": (x, rng.random((2, 3)).astype(np.float32))}.get(name, (x,))
+            "circular_convolution": (x, rng.random((2, 3)).astype(np.float32)),
+            "binary_cross_entropy_with_logits": (x, np.ones((2, 5), np.float32))}.get(name, (x,))
 
 
 # --- layer_norm --------------------------------------------------------------------------------

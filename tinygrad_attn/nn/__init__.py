@@ -6,6 +6,9 @@ Forward code only: every gradient comes from the tape (`Variable.backward`).
     layers.py     Linear, Embedding, and the initialisation helpers (make_rng)
     recurrent.py  LSTM
     attention.py  Attention, attention_weight, weight_sum
+    transformer.py  LayerNorm, MultiHeadAttention, PositionalEncoding, FeedForward, Dropout,
+                  TransformerEncoderLayer, TransformerDecoderLayer (pre-norm)
+    ntm.py        NTM (LSTM controller, one read and one write head) and its addressing
 
 Layers are initialised as in *Deep Learning from Scratch 2*. Each constructor takes
 ``dtype`` (float32 by default) and ``rng`` (a ``numpy.random.Generator``) or ``seed``;
@@ -17,6 +20,11 @@ from .attention import Attention, attention_weight, weight_sum
 from .layers import Embedding, Linear, make_rng
 from .module import Module, Parameter
 from .recurrent import LSTM
+from .ntm import NTM, NTMHead
+from .transformer import (Dropout, FeedForward, LayerNorm, MultiHeadAttention,
+                          PositionalEncoding, TransformerDecoderLayer, TransformerEncoderLayer)
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "LSTM", "Attention",
-           "attention_weight", "weight_sum", "make_rng"]
+           "attention_weight", "weight_sum", "make_rng",
+           "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "FeedForward", "Dropout",
+           "TransformerEncoderLayer", "TransformerDecoderLayer", "NTM", "NTMHead"]

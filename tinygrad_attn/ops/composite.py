@@ -1,7 +1,7 @@
 """Ops written as compositions of the primitives: no new gradient rule.
 
 layer_norm  masked_softmax  softplus  gelu  cosine_similarity  roll  circular_convolution
-dropout, and the two mask builders causal_mask / padding_mask (plain NumPy).
+dropout, binary_cross_entropy_with_logits, and the two mask builders causal_mask / padding_mask (plain NumPy).
 
 Each is a few lines of forward code over existing ops, so its first and second derivatives
 come from rules that are already proved (tests/ops/test_composite.py checks them again
@@ -23,7 +23,8 @@ from .shape import concat, expand_dims, stack
 from .softmax import softmax
 
 __all__ = ["layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
-           "circular_convolution", "dropout", "causal_mask", "padding_mask"]
+           "circular_convolution", "dropout", "binary_cross_entropy_with_logits",
+           "causal_mask", "padding_mask"]
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, eps=1e-5):
@@ -71,6 +72,17 @@ def softplus(x):
     -37 (float64) the result is 0 instead of e^x (absolute error under 1e-16).
     """
     return relu(x) + log(1.0 + exp(x - 2.0 * relu(x)))
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    """mean(-t log sigmoid(z) - (1 - t) log(1 - sigmoid(z))) = mean(softplus(z) - t z):
+    the bit-wise loss, finite for logits of any size. Targets in [0, 1] are usually data
+    (an array), but a Variable works too (the loss is linear in them)."""
+    t = targets if isinstance(targets, Variable) else as_operand(targets, logits)
+    if t.shape != logits.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: logits {logits.shape} and "
+                         f"targets {t.shape} differ in shape")
+    return mean(softplus(logits) - logits * t)
 
 
 def gelu(x):
