@@ -113,11 +113,15 @@ class Seq2seqBase(nn.Module):
         scores, _ = self(xs, ts[:, :-1])
         return F.softmax_cross_entropy(scores, ts[:, 1:], axis=-1)
 
-    def decode(self, xs, start_id, length, *, batch_size=256):
-        """Greedy decoding, batched -> `decoding.Decoded` (ids, attention, extras,
-        logprob). Rows are decoded `batch_size` at a time; the result does not depend on
-        it."""
-        return decoding.greedy(self, xs, start_id, length, batch_size=batch_size)
+    def decode(self, xs, start_id, length, *, beam=1, batch_size=256, **beam_options):
+        """Greedy decoding (``beam=1``) or beam search (``beam=K``), batched ->
+        `decoding.Decoded` (ids, attention, extras, logprob). Rows are decoded `batch_size`
+        at a time; the result does not depend on it. `beam_options` (end_id, length_norm)
+        go to `decoding.beam_search`."""
+        if beam == 1 and not beam_options:
+            return decoding.greedy(self, xs, start_id, length, batch_size=batch_size)
+        return decoding.beam_search(self, xs, start_id, length, beam=beam,
+                                    batch_size=batch_size, **beam_options)
 
     def generate(self, xs, start_id, length, **kwargs):
         """The ids of `decode`: (N, length) int64, each step's argmax fed back."""

@@ -18,8 +18,8 @@ import numpy as np
 
 def _model_plugins():
     """name -> entry point of every installed model (e.g. seq2seq, peeky, attention)."""
-    from importlib.metadata import entry_points
-    return {ep.name: ep for ep in entry_points(group="tinygrad_attn.models")}
+    from tinygrad_attn.plugins import model_plugins
+    return model_plugins()
 
 
 def example_expression(seed=0):

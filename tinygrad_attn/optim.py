@@ -66,6 +66,35 @@ class Optimizer:
     def update(self, k, p, g):
         raise NotImplementedError
 
+    # --- saving and resuming ------------------------------------------------------------
+    def state_dict(self):
+        """``{"hyper": {...JSON scalars}, "arrays": {"m.3": ndarray, ...}}``: everything
+        `step()` reads besides the parameters, so that a resumed run continues bit for bit.
+        Array names are ``<slot>.<parameter index>``; a slot entry a parameter never got
+        (no gradient yet) is left out."""
+        return {"hyper": self._hyper(), "arrays": {}}
+
+    def load_state_dict(self, state):
+        """Restore what `state_dict` returned (checks the optimiser type, the slots' shapes
+        and dtypes against the parameters)."""
+        hyper, arrays = state["hyper"], state["arrays"]
+        who = type(self).__name__
+        if hyper.get("type") != who:
+            raise ValueError(f"{who}.load_state_dict: the state is of a {hyper.get('type')}")
+        self._load_hyper(hyper)
+        self._load_arrays(arrays)
+
+    def _hyper(self):
+        return {"type": type(self).__name__}
+
+    def _load_hyper(self, hyper):
+        pass
+
+    def _load_arrays(self, arrays):
+        if arrays:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected arrays "
+                             f"{sorted(arrays)}")
+
 
 class SGD(Optimizer):
     """``p -= lr * g``."""
@@ -76,6 +105,12 @@ class SGD(Optimizer):
 
     def update(self, k, p, g):
         p -= self.lr * g
+
+    def _hyper(self):
+        return {"type": "SGD", "lr": self.lr}
+
+    def _load_hyper(self, hyper):
+        self.lr = float(hyper["lr"])
 
 
 class Adam(Optimizer):
@@ -110,6 +145,39 @@ class Adam(Optimizer):
         m += (1.0 - self.beta1) * (g - m)
         v += (1.0 - self.beta2) * (g ** 2 - v)
         p -= self._lr_t * m / (np.sqrt(v) + self.eps)
+
+    def _hyper(self):
+        return {"type": "Adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
+                "t": self.t}
+
+    def _load_hyper(self, hyper):
+        self.lr, self.beta1, self.beta2 = (float(hyper[k]) for k in ("lr", "beta1", "beta2"))
+        self.t = int(hyper["t"])
+
+    def state_dict(self):
+        arrays = {}
+        for slot, values in (("m", self.m), ("v", self.v)):
+            for k, a in enumerate(values):
+                if a is not None:
+                    arrays[f"{slot}.{k}"] = a.copy()
+        return {"hyper": self._hyper(), "arrays": arrays}
+
+    def _load_arrays(self, arrays):
+        who = "Adam.load_state_dict"
+        m, v = [None] * len(self.params), [None] * len(self.params)
+        for name, a in arrays.items():
+            slot, _, k = name.partition(".")
+            if slot not in ("m", "v") or not k.isdigit() or int(k) >= len(self.params):
+                raise ValueError(f"{who}: unexpected array {name!r} ({len(self.params)} "
+                                 "parameters)")
+            p = self.params[int(k)]
+            if a.shape != p.shape or a.dtype != p.dtype:
+                raise ValueError(f"{who}: {name} is {a.shape} {a.dtype}, its parameter "
+                                 f"{p.shape} {p.dtype}")
+            (m if slot == "m" else v)[int(k)] = np.array(a, copy=True)
+        if [x is None for x in m] != [x is None for x in v]:
+            raise ValueError(f"{who}: m and v do not cover the same parameters")
+        self.m, self.v = m, v
 
 
 def clip_grad_norm_(params, max_norm):

@@ -1,0 +1,189 @@
+"""The book's data file format: writing it atomically, loading it into id arrays.
+
+One example per line: the question padded with spaces to a fixed width, then '_' and the
+answer, padded with spaces to a fixed width too:
+
+    september 27, 1994           _1994-09-27
+    16+75  _91  
+
+Loading (the book's `load_data`, chapter 7/8, restated in SEED.md section 6):
+- question = the text before the first '_'; answer = the rest of the line from the '_' on
+  (so it starts with '_', the decoder's start symbol); line endings are not part of it.
+- vocabulary: characters in order of first appearance, line by line, each line's question
+  before its answer (which is simply reading order, since the question comes first).
+- split: `numpy.random.seed(seed); numpy.random.shuffle(indices)` with seed 1984; the last
+  `len // 10` shuffled examples are the test set. We use a local RandomState(seed), which
+  draws exactly the same permutation without touching NumPy's global random state.
+- `reverse=True` reverses every question row (the book's `x_train[:, ::-1]`).
+The file is checked first (`check.scan`); a bad file raises `DataFileError` listing every
+problem with its line number, before anything is built.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .check import DataFileError, scan
+from .vocab import ID_DTYPE, PAD, SEPARATOR, Vocabulary
+
+BOOK_SEED = 1984
+
+
+# --- writing --------------------------------------------------------------------------------
+def format_line(question: str, answer: str, question_width: int, answer_width: int) -> str:
+    """One line (without its newline): question padded to `question_width`, then '_' + answer
+    padded to `answer_width` (which counts the '_'). Raises ValueError if it cannot fit."""
+    problems = _line_problems(question, answer, question_width, answer_width)
+    if problems:
+        raise ValueError(f"format_line({question!r}, {answer!r}): " + "; ".join(problems))
+    return question.ljust(question_width, PAD) + (SEPARATOR + answer).ljust(answer_width, PAD)
+
+
+def _line_problems(question, answer, question_width, answer_width):
+    problems = []
+    if SEPARATOR in question:
+        problems.append(f"the question contains {SEPARATOR!r}, the question/answer separator")
+    for name, text in (("question", question), ("answer", answer)):
+        bad = sorted({ch for ch in text if ch in "\n\r\x00"})
+        if bad:
+            problems.append(f"the {name} contains {', '.join(map(repr, bad))}")
+    if len(question) > question_width:
+        problems.append(f"the question is {len(question)} characters, wider than "
+                        f"{question_width}")
+    if 1 + len(answer) > answer_width:
+        problems.append(f"'_' + answer is {1 + len(answer)} characters, wider than "
+                        f"{answer_width}")
+    return problems
+
+
+@dataclass
+class Examples:
+    """Generated examples, not yet padded: `answers` are the values (without the '_').
+    `answer_width` counts the '_' (11 for dates: '_1994-09-27')."""
+    questions: list
+    answers: list
+    question_width: int
+    answer_width: int
+    kind: str = ""
+    options: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.questions)
+
+    def lines(self) -> list:
+        """The padded lines (without newlines); ValueError listing every example that does
+        not fit."""
+        problems = []
+        for n, (q, a) in enumerate(zip(self.questions, self.answers)):
+            problems += [f"example {n + 1}: {p}" for p in
+                         _line_problems(q, a, self.question_width, self.answer_width)]
+        if problems:
+            raise ValueError("Examples.lines: " + "; ".join(problems))
+        qw, aw = self.question_width, self.answer_width
+        return [q.ljust(qw, PAD) + (SEPARATOR + a).ljust(aw, PAD)
+                for q, a in zip(self.questions, self.answers)]
+
+
+def write_lines(path, lines: Iterable[str]) -> Path:
+    """Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
+    folder, flushed and fsynced, then renamed over `path`; a failure leaves `path` as it was
+    and removes the temporary file."""
+    path = Path(path)
+    text = "".join(line + "\n" for line in lines)
+    data = text.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # os.open with 0o666 so the file gets the usual permissions (umask applied), unlike mkstemp
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_examples(path, examples: Examples) -> Path:
+    """Pad and write generated examples in the book's format (atomically)."""
+    return write_lines(path, examples.lines())
+
+
+# --- loading --------------------------------------------------------------------------------
+def book_split(n: int, seed: int = BOOK_SEED):
+    """The book's shuffle: a permutation of range(n) equal to
+    `np.random.seed(seed); idx = np.arange(n); np.random.shuffle(idx)`, drawn from a local
+    RandomState so NumPy's global state is untouched. Returns (train_idx, test_idx); the test
+    set is the last n // 10."""
+    idx = np.arange(n)
+    np.random.RandomState(seed).shuffle(idx)
+    split_at = n - n // 10
+    return idx[:split_at], idx[split_at:]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded data file. x_* (N, question_width) and t_* (N, answer_width) are int64 ids;
+    t rows start with `start_id` (the '_'). x rows are reversed when `reverse` is True.
+    `train_index` / `test_index` are the 0-based file line of each row (line number - 1)."""
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_test: np.ndarray
+    t_test: np.ndarray
+    vocab: Vocabulary
+    question_width: int
+    answer_width: int   # including the '_'
+    reverse: bool
+    start_id: int
+    path: str
+    train_index: np.ndarray
+    test_index: np.ndarray
+
+    def __str__(self):
+        return (f"{self.path}: {len(self.x_train)} train / {len(self.x_test)} test examples, "
+                f"vocabulary {len(self.vocab)}, question width {self.question_width}, "
+                f"answer width {self.answer_width} (start id {self.start_id}), "
+                f"input {'reversed' if self.reverse else 'not reversed'}")
+
+    def encode_question(self, text: str) -> np.ndarray:
+        """A user's question as this dataset's models see their input (padding, reversal)."""
+        return self.vocab.encode_question(text, self.question_width, self.reverse)
+
+    def decode_question(self, ids) -> str:
+        return self.vocab.decode_question(ids, self.reverse)
+
+
+def load_dataset(path, *, reverse: bool = False, seed: int = BOOK_SEED) -> Dataset:
+    """Load a data file exactly as the book's `load_data(file, seed)`, plus checking (raises
+    DataFileError listing every problem) and optional input reversal."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"load_dataset: seed must be an int, got {seed!r}")
+    path = Path(path)
+    report, lines = scan(path.read_bytes(), str(path))
+    if not report.ok:
+        raise DataFileError(report)
+    vocab = Vocabulary.from_texts(lines)
+    qw, aw, n = report.question_width, report.answer_width, len(lines)
+    # every line is question_width + answer_width characters: encode all of them at once
+    codes = np.frombuffer("".join(lines).encode("utf-32-le"), dtype=np.uint32)
+    order = np.array([ord(c) for c in vocab.chars], dtype=np.uint32)
+    sorter = np.argsort(order)
+    ids = sorter[np.searchsorted(order, codes, sorter=sorter)].astype(ID_DTYPE)
+    ids = ids.reshape(n, qw + aw)
+    x, t = ids[:, :qw], ids[:, qw:]
+    train_idx, test_idx = book_split(n, seed)
+    x_train, x_test = x[train_idx], x[test_idx]
+    if reverse:
+        x_train, x_test = x_train[:, ::-1].copy(), x_test[:, ::-1].copy()
+    return Dataset(x_train=x_train, t_train=t[train_idx], x_test=x_test, t_test=t[test_idx],
+                   vocab=vocab, question_width=qw, answer_width=aw, reverse=bool(reverse),
+                   start_id=vocab.char_to_id[SEPARATOR], path=str(path),
+                   train_index=train_idx, test_index=test_idx)
