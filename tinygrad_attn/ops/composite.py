@@ -1,13 +1,15 @@
 """Ops written as compositions of the primitives: no new gradient rule.
 
-layer_norm  masked_softmax  softplus  gelu  cosine_similarity  roll  circular_convolution
-dropout, binary_cross_entropy_with_logits, and the two mask builders causal_mask / padding_mask (plain NumPy).
+layer_norm (its normalisation is the one measured primitive, ops/normalization.py)
+masked_softmax  softplus  gelu  cosine_similarity  roll  circular_convolution
+dropout  binary_cross_entropy_with_logits, and the mask builders causal_mask, padding_mask
+(plain NumPy).
 
 Each is a few lines of forward code over existing ops, so its first and second derivatives
 come from rules that are already proved (tests/ops/test_composite.py checks them again
-against finite differences, first and second order). None is a primitive: a measurement
-decides that (docs/autograd.md, "Compositions"), and then the primitive has to equal the
-composition.
+against finite differences, first and second order). An op becomes a primitive only when a
+measurement says so (docs/autograd.md, "Compositions and the one primitive"); so far one
+did: layer_norm's normalisation, proved equal to `layer_norm_composed`.
 """
 from __future__ import annotations
 
@@ -18,18 +20,34 @@ from ._axes import normalize_axis
 from .arithmetic import mul
 from .elementwise import exp, log, relu, tanh
 from .indexing import getitem, masked_fill, where
+from .normalization import normalize
 from .reduction import mean, sum as _sum
 from .shape import concat, expand_dims, stack
 from .softmax import softmax
 
-__all__ = ["layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
+__all__ = ["layer_norm", "layer_norm_composed", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
            "circular_convolution", "dropout", "binary_cross_entropy_with_logits",
            "causal_mask", "padding_mask"]
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, eps=1e-5):
     """(x - mean) / sqrt(var + eps) over `axis` (biased variance, as Ba et al. and PyTorch),
-    then ``* gamma + beta`` when given (shape: x's along `axis`, broadcasting)."""
+    then ``* gamma + beta`` when given (shape: x's along `axis`, broadcasting).
+
+    The normalisation is the primitive `normalize` (ops/normalization.py: measured, and
+    proved equal to `layer_norm_composed`); the affine part is ordinary ops.
+    """
+    y = normalize(x, axis, eps)
+    if gamma is not None:
+        y = y * gamma
+    if beta is not None:
+        y = y + beta
+    return y
+
+
+def layer_norm_composed(x, gamma=None, beta=None, axis=-1, eps=1e-5):
+    """`layer_norm` as a composition of mean, sub, mul, pow: the reference the primitive is
+    proved against (and what layer_norm was before the measurement)."""
     (axis,) = normalize_axis(axis, x.ndim, "layer_norm")
     d = x - mean(x, axis, keepdims=True)
     var = mean(d * d, axis, keepdims=True)
