@@ -51,6 +51,8 @@ def main(argv=None):
     ap.add_argument("--n-eval", type=int, default=1000, help="held-out questions scored")
     ap.add_argument("--out", default="experiments/out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--tag", default="", help="suffix of the output names")
     args = ap.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,20 +62,21 @@ def main(argv=None):
     data = load_dataset(path, reverse=args.task == "addition")
     V = len(data.vocab.chars)
     x_eval, t_eval = data.x_test[:args.n_eval], data.t_test[:args.n_eval]
-    results = {"task": args.task, "n": args.n, "train": len(data.x_train),
+    results = {"task": args.task, "n": args.n, "batch_size": args.batch_size,
+               "train": len(data.x_train),
                "eval": len(x_eval), "epochs": args.epochs, "models": {}}
     for name in args.models.split(","):
         model = CLASSES[name](V, seed=args.seed, **SIZES[name])
         n_params = int(sum(p.size for p in model.parameters()))
         print(f"== {name}: {n_params} parameters, {SIZES[name]}", flush=True)
-        trainer = Trainer(model, data.x_train, data.t_train, batch_size=128, lr=1e-3,
-                          max_grad=5.0, seed=args.seed,
+        trainer = Trainer(model, data.x_train, data.t_train, batch_size=args.batch_size,
+                          lr=1e-3, max_grad=5.0, seed=args.seed,
                           evaluate=exact_match(x_eval, t_eval, data.start_id),
-                          out_dir=out / f"{args.task}_{name}", quiet=False)
+                          out_dir=out / f"{args.task}{args.tag}_{name}", quiet=False)
         history = trainer.fit(args.epochs)
         results["models"][name] = {"parameters": n_params, "sizes": SIZES[name],
                                    "epochs": history.epochs}
-        write_json(out / f"{args.task}_results.json", results)
+        write_json(out / f"{args.task}{args.tag}_results.json", results)
     return 0
 
 
