@@ -53,6 +53,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--tag", default="", help="suffix of the output names")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue each model from its last.npz up to --epochs in total")
     args = ap.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +75,9 @@ def main(argv=None):
                           lr=1e-3, max_grad=5.0, seed=args.seed,
                           evaluate=exact_match(x_eval, t_eval, data.start_id),
                           out_dir=out / f"{args.task}{args.tag}_{name}", quiet=False)
+        last = out / f"{args.task}{args.tag}_{name}" / "last.npz"
+        if args.resume and last.exists():
+            trainer.restore(last)
         history = trainer.fit(args.epochs)
         results["models"][name] = {"parameters": n_params, "sizes": SIZES[name],
                                    "epochs": history.epochs}
