@@ -12,7 +12,7 @@ import pytest
 import tinygrad_attn as tga
 import tinygrad_attn.functions as F
 from tinygrad_attn import Variable, grad, no_grad
-from tinygrad_attn.testing import gradcheck
+from tinygrad_attn.testing import gradcheck, graph_freed
 
 RNG = np.random.default_rng(11)
 
@@ -242,7 +242,9 @@ def training_memory(first, last, leak=None):
     """Traced memory after step `first` and after step `last` of a tiny MLP trained with
     W -= lr * grad. Garbage is collected before measuring, so Python's free lists (bounded
     caches of freed objects, which tracemalloc counts as allocated) do not blur the result.
-    `leak`, a list, keeps every loss: a deliberate leak, to show the check can fail."""
+    `leak`, a list, keeps every loss: a deliberate leak, to show the check can fail. Also
+    returns how many steps' graphs were freed once the step returned (`graph_freed`: weak
+    references to every op and intermediate of the step's graph)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((8, 4))
     T = rng.integers(0, 3, 8)
@@ -262,32 +264,36 @@ def training_memory(first, last, leak=None):
         losses[0 if losses[0] is None else 1] = float(loss.data)
         if leak is not None:
             leak.append(loss)
+        return graph_freed(loss)
 
+    freed = 0
     tracemalloc.start()
     try:
         for _ in range(first):
-            step()
+            freed += step().freed
         gc.collect()
         at_first = tracemalloc.get_traced_memory()[0]
         for _ in range(last - first):
-            step()
+            freed += step().freed
         gc.collect()
         at_last = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    return at_first, at_last, losses
+    return at_first, at_last, losses, freed
 
 
 def test_training_loop_memory_does_not_grow():
-    at_100, at_1000, (first_loss, last_loss) = training_memory(100, 1000)
+    at_100, at_1000, (first_loss, last_loss), freed = training_memory(100, 1000)
     # 900 more steps: even 20 bytes kept per step would show
     assert at_1000 - at_100 < 16_000, (at_100, at_1000)
+    assert freed == 1000  # every step's graph, by reference counting alone
     assert last_loss < first_loss  # and it trains
 
 
 def test_training_memory_check_detects_a_leak():
-    at_20, at_120, _ = training_memory(20, 120, leak=[])
+    at_20, at_120, _, freed = training_memory(20, 120, leak=[])
     assert at_120 - at_20 > 100 * 1_000  # each kept graph holds more than a kilobyte
+    assert freed == 0  # and graph_freed sees every kept graph alive
 
 
 # --- no_grad --------------------------------------------------------------------------------
@@ -561,3 +567,74 @@ def test_retained_intermediate_grads_do_not_alias_leaf_grads():
     assert y.grad.data is not x.grad.data
     x.grad.data[:] = 0.0
     np.testing.assert_array_equal(y.grad.data, [2.0, 2.0, 2.0])
+
+
+# --- state that `with` blocks change is per thread; ops carry their attributes ---------------
+def test_no_grad_and_name_scope_are_per_thread():
+    """Recording and the name scope live in ContextVars: one thread inside `no_grad()` and
+    a name scope leaves another thread recording, in the root scope."""
+    import threading
+
+    both_inside = threading.Barrier(2)
+    seen = {}
+
+    def quiet():
+        with tga.no_grad(), tga.name_scope("quiet"):
+            both_inside.wait(timeout=10)
+            x = Variable(np.ones(2))
+            seen["quiet"] = ((x * 2).sum().creator, tga.current_scope())
+            both_inside.wait(timeout=10)
+
+    def loud():
+        both_inside.wait(timeout=10)
+        x = Variable(np.ones(2))
+        seen["loud"] = ((x * 2).sum().creator, tga.current_scope())
+        both_inside.wait(timeout=10)
+
+    threads = [threading.Thread(target=quiet), threading.Thread(target=loud)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen["quiet"][0] is None and seen["quiet"][1] == ("quiet",)
+    assert seen["loud"][0] is not None and seen["loud"][1] == ()
+
+
+def test_enable_grad_inside_no_grad_and_set_grad_enabled_as_decorator():
+    x = Variable(np.ones(3))
+    with tga.no_grad():
+        assert not tga.is_grad_enabled()
+        with tga.enable_grad():
+            assert (x * 2).creator is not None
+        assert (x * 2).creator is None
+
+    @tga.set_grad_enabled(False)
+    def depth(n):
+        return depth(n - 1) if n else tga.is_grad_enabled()
+
+    assert depth(3) is False and tga.is_grad_enabled()
+
+
+def test_every_recorded_op_rebuilds_from_its_attributes():
+    """`type(f)(**f.attributes())` is an equal op: run again on the recorded inputs it gives
+    the recorded outputs, for every function of the attention model's loss graph."""
+    import tinygrad_attn_models as models
+
+    rng = np.random.default_rng(0)
+    model = models.AttentionSeq2seq(7, 3, 4, seed=0, dtype=np.float64)
+    loss = model.loss(rng.integers(0, 7, (2, 5)), rng.integers(0, 7, (2, 4)))
+    stack, seen, names = [loss.creator], set(), set()
+    while stack:
+        f = stack.pop()
+        if f is None or id(f) in seen:
+            continue
+        seen.add(id(f))
+        names.add(f.name)
+        again = type(f)(**f.attributes()).forward(*[x.data for x in f.inputs])
+        again = again if isinstance(again, tuple) else (again,)
+        for i, y in enumerate(again):
+            out = f.outputs[i]()
+            if out is not None:
+                np.testing.assert_array_equal(y, out.data, err_msg=f.name)
+        stack.extend(x.creator for x in f.inputs)
+    assert {"matmul", "softmax", "embedding", "split", "softmax_cross_entropy"} <= names

@@ -182,7 +182,7 @@ def test_two_digit_years_follow_the_pivot_rule_in_any_100_year_range(first, yy, 
         d = dt.date.fromisoformat(a)
         assert start <= d <= end
         parsed = {D.FORMATS[k].parse(q, first) for k in D.TWO_DIGIT_FORMATS
-                  if D.FORMATS[k]._regex.fullmatch(q)}
+                  if D.FORMATS[k].matches(q)}
         assert parsed == {d}
     assert D.two_digit_year(yy, first) % 100 == yy
     assert first <= D.two_digit_year(yy, first) <= first + 99
@@ -240,7 +240,7 @@ def test_a_generated_file_is_valid_unique_and_uses_every_format(tmp_path):
     assert str(result).startswith("wrote 5000 dates examples (seed 3) to ")
     ex = generate("dates", 5000, 3)
     used = {name for q in ex.questions for name, f in D.FORMATS.items()
-            if f._regex.fullmatch(q) and f(f.parse(q)) == q}
+            if f.matches(q) and f(f.parse(q)) == q}
     assert used == set(D.FORMATS)
     for q, a in zip(ex.questions, ex.answers):
         assert D.DEFAULT_START.isoformat() <= a <= D.DEFAULT_END.isoformat()
@@ -262,3 +262,20 @@ def test_unknown_kind_and_option():
         generate("words", 5, 0)
     with pytest.raises(ValueError, match=r"unknown options \['digits'\]"):
         generate("dates", 5, 0, digits=3)
+
+
+@pytest.mark.parametrize("day,text", [
+    (1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (10, "10th"), (11, "11th"), (12, "12th"),
+    (13, "13th"), (14, "14th"), (20, "20th"), (21, "21st"), (22, "22nd"), (23, "23rd"),
+    (24, "24th"), (30, "30th"), (31, "31st"),
+])
+def test_ordinals(day, text):
+    assert D.ordinal(day) == text
+    assert D.FORMATS["ordinal"].parse(f"May {text}, 2001") == dt.date(2001, 5, day)
+
+
+def test_formats_can_be_given_as_a_comma_separated_string():
+    ex = D.generate_dates(50, 0, formats="long, short")
+    assert ex.options["formats"] == ["long", "short"]
+    assert all(D.FORMATS["long"].matches(q) or D.FORMATS["short"].matches(q)
+               for q in ex.questions)

@@ -24,7 +24,8 @@ Loading (textfile.py, vocab.py)
     load_dataset(path, *, reverse=False, seed=1984) -> Dataset
         Dataset: x_train, t_train, x_test, t_test (int64), vocab, question_width,
                  answer_width (counts the '_'), reverse, start_id, path, train_index,
-                 test_index; .encode_question(text) -> (question_width,) ids
+                 test_index; .encode_question(text) -> (question_width,) ids,
+                 .decode_question(ids), .metadata() -> JSON-able dict for a checkpoint
     book_split(n, seed=1984) -> (train_idx, test_idx)
     Vocabulary(chars): chars, char_to_id, id_to_char, encode(text), decode(ids),
         encode_question(text, width, reverse=False), encode_questions(texts, width, reverse),

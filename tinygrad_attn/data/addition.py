@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dates import _check_count
-from .textfile import Examples
+from .textfile import Examples, check_count
 
 MAX_DIGITS = 9  # (10**9)**2 pairs still index in int64
 
 
 def generate_addition(n: int, seed: int, *, digits: int = 3, unique: bool = True) -> Examples:
     """`n` examples 'a+b' -> 'a+b's value, reproducible from `seed`."""
-    n = _check_count(n, seed)
+    n = check_count(n, seed)
     if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) \
             or not 1 <= digits <= MAX_DIGITS:
         raise ValueError(f"digits must be an integer in 1..{MAX_DIGITS}, got {digits!r}")

@@ -1,7 +1,8 @@
-"""The dataset checker: every problem of a question_answer text file, with its line number.
+r"""The dataset checker: every problem of a question_answer text file, with its line number.
 
     report = check_file("date.txt")
-    print(report)            # summary, then every problem "line 7: ..." (1-based)
+    print(report)            # summary, then the problems "line 7: ..." (1-based; the first
+                             # 100, report.format(limit=None) prints all)
     report.ok                # True when `load_dataset` would accept the file
 
 The same scan runs first inside `textfile.load_dataset`, which raises `DataFileError` (a
@@ -23,6 +24,7 @@ Rules (see docs/data.md):
 from __future__ import annotations
 
 from collections import Counter
+from itertools import accumulate
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,8 +157,11 @@ def _decode_line(raw: bytes, lineno: int, start: int, problems: list) -> str:
 
 
 def scan(data: bytes, path: str = "<bytes>"):
-    """Check the bytes of a data file. Returns (report, lines): the decoded lines without
-    their line endings (a '\r\n' ending is removed like '\n'), one per physical line."""
+    r"""Check the bytes of a data file. Returns (report, lines): the decoded lines without
+    their line endings (a '\r\n' ending is removed like '\n'), one per physical line.
+
+    Written for whole files at once (a 50 000-line file is a few list comprehensions);
+    the byte-level searches run line by line only when the byte occurs in the file."""
     report = CheckReport(path=str(path), n_bytes=len(data))
     problems = report.problems
     if not data:
@@ -168,81 +173,84 @@ def scan(data: bytes, path: str = "<bytes>"):
         pieces.pop()  # the empty text after the last '\n' is not a line
     n_terminated = len(pieces) if report.final_newline else len(pieces) - 1
     report.n_lines = len(pieces)
-
-    lines, crlf, offset = [], 0, 0
-    for i, raw in enumerate(pieces):
-        lineno, start = i + 1, offset
-        offset += len(raw) + 1
-        if i < n_terminated and raw.endswith(b"\r"):
-            raw = raw[:-1]
-            crlf += 1
-        pos = raw.find(b"\x00")
-        while pos != -1:
-            problems.append(Problem(lineno, "NUL byte", _column(raw, pos), start + pos))
-            pos = raw.find(b"\x00", pos + 1)
-        pos = raw.find(b"\r")
-        while pos != -1:
-            problems.append(Problem(lineno, "carriage return ('\\r') inside the line "
-                                    "(only a '\\r\\n' line ending is accepted)",
-                                    _column(raw, pos), start + pos))
-            pos = raw.find(b"\r", pos + 1)
-        text = _decode_line(raw, lineno, start, problems)
-        if i == 0 and text.startswith("\ufeff"):
-            problems.append(Problem(1, "UTF-8 byte-order mark (U+FEFF) at the start of the "
-                                    "file; save it without one", 1, 0))
-        lines.append(text)
+    starts = list(accumulate((len(p) + 1 for p in pieces[:-1]), initial=0))
+    crlf = 0
+    if b"\r" in data:
+        crlf = sum(p.endswith(b"\r") for p in pieces[:n_terminated])
+        pieces = [p[:-1] if i < n_terminated and p.endswith(b"\r") else p
+                  for i, p in enumerate(pieces)]
     report.line_ending = ("none" if n_terminated == 0 else "CRLF" if crlf == n_terminated
                           else "LF" if crlf == 0 else "mixed")
-
-    # structure: blank lines, the separator, widths
-    q_widths, a_widths, rows = Counter(), Counter(), []
-    for i, text in enumerate(lines):
-        if i == 0:
-            text = text.removeprefix("\ufeff")  # reported above; do not also call it ragged
-        if not text.strip():
-            where = " at the end of the file" if all(
-                not t.strip() for t in lines[i:]) else ""
-            problems.append(Problem(i + 1, "blank line" + where))
+    for byte, message in ((b"\x00", "NUL byte"),
+                          (b"\r", "carriage return ('\\r') inside the line "
+                                  "(only a '\\r\\n' line ending is accepted)")):
+        if byte not in data:
             continue
-        k = text.find(SEPARATOR)
-        if k < 0:
-            problems.append(Problem(i + 1, f"no {SEPARATOR!r} between question and answer "
-                                    f"(each line is question, '_', answer)"))
-            continue
-        q, a = text[:k], text[k:]
-        rows.append((i + 1, text, q, a))
-        q_widths[len(q)] += 1
-        a_widths[len(a)] += 1
-    report.n_examples = len(rows)
-    if rows:
-        report.question_width, nq = q_widths.most_common(1)[0]
-        report.answer_width, na = a_widths.most_common(1)[0]
-    n = len(rows)
-    seen_lines, seen_questions, chars = set(), {}, set()
-    for lineno, text, q, a in rows:
-        if len(q) != report.question_width:
-            problems.append(Problem(lineno, f"question is {len(q)} characters wide, the "
-                                    f"file's questions are {report.question_width} "
-                                    f"({nq} of {n} lines)"))
-        if len(a) != report.answer_width:
-            problems.append(Problem(lineno, f"answer is {len(a)} characters wide (with its "
-                                    f"'_'), the file's answers are {report.answer_width} "
-                                    f"({na} of {n} lines)"))
-        if text in seen_lines:
-            report.duplicates += 1
-        seen_lines.add(text)
-        first = seen_questions.setdefault(q, (lineno, a))
-        if first[1] != a:
-            report.warnings.append(Problem(lineno, f"the same question is on line {first[0]} "
-                                           f"with a different answer"))
-        chars.update(text)
-    report.vocab_size = len(chars)
+        for i, raw in enumerate(pieces):
+            pos = raw.find(byte)
+            while pos != -1:
+                problems.append(Problem(i + 1, message, _column(raw, pos), starts[i] + pos))
+                pos = raw.find(byte, pos + 1)
+    try:
+        lines = b"\n".join(pieces).decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        lines = [_decode_line(raw, i + 1, starts[i], problems) for i, raw in enumerate(pieces)]
+    if lines[0].startswith("\ufeff"):
+        problems.append(Problem(1, "UTF-8 byte-order mark (U+FEFF) at the start of the "
+                                "file; save it without one", 1, 0))
+    _check_structure(report, [lines[0].removeprefix("\ufeff")] + lines[1:])
     problems.sort(key=lambda p: (p.line is not None, p.line or 0,
                                  float("inf") if p.offset is None else p.offset))
-    if 0 < n < 10:
-        report.warnings.insert(0, Problem(None, f"only {n} examples: the test set "
-                                          f"(the last len // 10 after the shuffle) is empty"))
     return report, lines
+
+
+def _check_structure(report, lines):
+    """Blank lines, the separator, widths (most common = expected), duplicates, conflicts."""
+    problems = report.problems
+    seps = [t.find(SEPARATOR) for t in lines]
+    rows, last_text = [], None  # indices of the example lines; of the last non-blank line
+    for i, k in enumerate(seps):
+        if k >= 0:
+            rows.append(i)
+        elif not lines[i].strip():  # a line with a '_' is never blank
+            if last_text is None:
+                last_text = max((j for j, t in enumerate(lines) if t.strip()), default=-1)
+            where = " at the end of the file" if i > last_text else ""
+            problems.append(Problem(i + 1, "blank line" + where))
+        else:
+            problems.append(Problem(i + 1, f"no {SEPARATOR!r} between question and answer "
+                                    f"(each line is question, '_', answer)"))
+    n = report.n_examples = len(rows)
+    if not rows:
+        return
+    q_widths = [seps[i] for i in rows]
+    a_widths = [len(lines[i]) - seps[i] for i in rows]
+    # most_common keeps first-seen order among equal counts: ties go to the earliest line
+    (qw, nq), = Counter(q_widths).most_common(1)
+    (aw, na), = Counter(a_widths).most_common(1)
+    report.question_width, report.answer_width = qw, aw
+    for i, q, a in zip(rows, q_widths, a_widths):
+        if q != qw:
+            problems.append(Problem(i + 1, f"question is {q} characters wide, the file's "
+                                    f"questions are {qw} ({nq} of {n} lines)"))
+        if a != aw:
+            problems.append(Problem(i + 1, f"answer is {a} characters wide (with its '_'), "
+                                    f"the file's answers are {aw} ({na} of {n} lines)"))
+    examples = [lines[i] for i in rows]
+    distinct = set(examples)
+    report.duplicates = n - len(distinct)
+    report.vocab_size = len(set("".join(examples)))
+    if 0 < n < 10:
+        report.warnings.append(Problem(None, f"only {n} examples: the test set (the last "
+                                       f"len // 10 after the shuffle) is empty"))
+    if len({t[:seps[i]] for i, t in zip(rows, examples)}) < len(distinct):
+        first = {}  # some question has two answers: find where
+        for i, t in zip(rows, examples):
+            q, a = t[:seps[i]], t[seps[i]:]
+            line, answer = first.setdefault(q, (i + 1, a))
+            if answer != a:
+                report.warnings.append(Problem(i + 1, f"the same question is on line {line} "
+                                               f"with a different answer"))
 
 
 def check_file(path) -> CheckReport:

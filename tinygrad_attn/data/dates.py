@@ -24,11 +24,11 @@ default range 1970-01-01..2030-12-31, '70..'99 are 1970..1999 and '00..'30 are 2
 years would make a two-digit year ambiguous, so `generate_dates` refuses it while a
 two-digit format is selected (pass `formats=FOUR_DIGIT_FORMATS`).
 
-A text never stands for two dates (tests parse every text with every format), but one text
-can come from two formats of the same date: the book's own medium and long formats agree in
-May ("May 3, 1996"). So `unique=True` deduplicates the texts themselves. Slashes are always month-first (US) and dots day-first (European) or year-first, so no text
-is ambiguous between formats either. Changing the table (even appending a row) changes
-which file a given seed produces.
+A text never stands for two dates: slashes are always month-first (US), dots day-first
+(European) or year-first, and the tests parse every text with every format. But one text can
+come from two formats of the same date: the book's own medium and long formats agree in May
+("May 3, 1996"), so `unique=True` deduplicates the texts themselves. Changing the table
+(even appending a row) changes which file a given seed produces.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .textfile import Examples
+from .textfile import Examples, check_count
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -148,6 +148,10 @@ class DateFormat:
         return text.lower() if self.case == "lower" else \
             text.upper() if self.case == "upper" else text
 
+    def matches(self, text: str) -> bool:
+        """Whether `text` has this format's shape (parse may still find a bad date)."""
+        return self._regex.fullmatch(text) is not None
+
     def parse(self, text: str, first_year: int = DEFAULT_START.year) -> _dt.date:
         """Read a text written by this format back into a date (ValueError if it is not
         one). `first_year` starts the window for two-digit years (see the module doc)."""
@@ -218,8 +222,9 @@ def question_width(formats=None) -> int:
 
 
 def _format_names(formats):
-    names = list(FORMATS) if formats is None else \
-        [formats] if isinstance(formats, str) else list(formats)
+    if isinstance(formats, str):  # "long,short" from a command line
+        formats = [f.strip() for f in formats.split(",")]
+    names = list(FORMATS) if formats is None else list(formats)
     unknown = [k for k in names if k not in FORMATS]
     if unknown or not names:
         raise ValueError(f"unknown date formats {unknown} (known: {', '.join(FORMATS)})"
@@ -264,10 +269,11 @@ def generate_dates(n: int, seed: int, *, start=DEFAULT_START, end=DEFAULT_END,
     Each example is a (date, format) pair drawn uniformly from every day in [start, end]
     (inclusive; dates or 'YYYY-MM-DD') times the selected `formats` (names, default all);
     `unique=True` keeps distinct questions only (so no example is in both the train and
-    the test set); ValueError if the range and formats have fewer than `n`. The question width is `question_width(formats)`, the answer width 11.
+    the test set); ValueError if the range and formats have fewer than `n`. The question
+    width is `question_width(formats)`, the answer width 11.
     """
     start, end, names = check_range(start, end, formats)
-    n = _check_count(n, seed)
+    n = check_count(n, seed)
     table = [FORMATS[k] for k in names]
     first, days = start.toordinal(), end.toordinal() - start.toordinal() + 1
     capacity = days * len(table)
@@ -327,11 +333,3 @@ def _distinct(rng, capacity, n, example):
         raise RuntimeError(f"generate_dates: still {n - len(chosen)} questions short after "
                            f"100 rounds; the format table has texts shared by many formats")
     return chosen
-
-
-def _check_count(n, seed):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(n)

@@ -89,8 +89,17 @@ class Examples:
                 for q, a in zip(self.questions, self.answers)]
 
 
+def check_count(n, seed) -> int:
+    """Validate a generator's example count and seed (ValueError naming the bad one)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(n)
+
+
 def write_lines(path, lines: Iterable[str]) -> Path:
-    """Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
+    r"""Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
     folder, flushed and fsynced, then renamed over `path`; a failure leaves `path` as it was
     and removes the temporary file."""
     path = Path(path)
@@ -160,6 +169,14 @@ class Dataset:
     def decode_question(self, ids) -> str:
         return self.vocab.decode_question(ids, self.reverse)
 
+    def metadata(self) -> dict:
+        """What a checkpoint needs to encode questions like this data (JSON-able):
+        `Vocabulary.from_dict(m["vocab"]).encode_question(text, m["question_width"],
+        m["reverse"])`."""
+        return {"vocab": self.vocab.to_dict(), "question_width": self.question_width,
+                "answer_width": self.answer_width, "reverse": self.reverse,
+                "start_id": self.start_id}
+
 
 def load_dataset(path, *, reverse: bool = False, seed: int = BOOK_SEED) -> Dataset:
     """Load a data file exactly as the book's `load_data(file, seed)`, plus checking (raises
@@ -170,14 +187,17 @@ def load_dataset(path, *, reverse: bool = False, seed: int = BOOK_SEED) -> Datas
     report, lines = scan(path.read_bytes(), str(path))
     if not report.ok:
         raise DataFileError(report)
-    vocab = Vocabulary.from_texts(lines)
     qw, aw, n = report.question_width, report.answer_width, len(lines)
-    # every line is question_width + answer_width characters: encode all of them at once
+    # Every line is question_width + answer_width characters: encode the whole text at once.
+    # Ids in order of first appearance (the book's order; tests compare with its load_data):
+    # np.unique gives each code point's first index; ranking those indices gives the ids.
     codes = np.frombuffer("".join(lines).encode("utf-32-le"), dtype=np.uint32)
-    order = np.array([ord(c) for c in vocab.chars], dtype=np.uint32)
-    sorter = np.argsort(order)
-    ids = sorter[np.searchsorted(order, codes, sorter=sorter)].astype(ID_DTYPE)
-    ids = ids.reshape(n, qw + aw)
+    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")
+    rank = np.empty(len(uniq), dtype=ID_DTYPE)
+    rank[by_appearance] = np.arange(len(uniq))
+    vocab = Vocabulary(chr(c) for c in uniq[by_appearance].tolist())
+    ids = rank[inverse.reshape(-1)].reshape(n, qw + aw)
     x, t = ids[:, :qw], ids[:, qw:]
     train_idx, test_idx = book_split(n, seed)
     x_train, x_test = x[train_idx], x[test_idx]
