@@ -373,6 +373,16 @@ MIXED = {
     "softmax": lambda x: F.softmax(x * C64),
     "log_softmax": lambda x: F.log_softmax(x, axis=0) + C64,
     "softmax_cross_entropy": lambda x: F.softmax_cross_entropy(x * C64, np.array([0, 2])),
+    "layer_norm": lambda x: F.layer_norm(x * C64, C64, C64),
+    "masked_softmax": lambda x: F.masked_softmax(x * C64, MASK),
+    "softplus": lambda x: F.softplus(x - C64),
+    "gelu": lambda x: F.gelu(x * C64),
+    "cosine_similarity": lambda x: F.cosine_similarity(x, C64) + C64[:2],
+    "roll": lambda x: F.roll(x, 1) * C64,
+    "circular_convolution": lambda x: F.circular_convolution(x, C64),
+    "dropout": lambda x: F.dropout(x * C64, 0.5, np.random.default_rng(0)),
+    "binary_cross_entropy_with_logits":
+        lambda x: F.binary_cross_entropy_with_logits(x * C64, np.ones((2, 3))),
 }
 
 

@@ -25,9 +25,9 @@ __all__ = [
     "embedding", "where", "masked_fill", "softmax", "log_softmax", "softmax_cross_entropy",
     # compositions (ops/composite.py): no rule of their own
     "layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
-    "circular_convolution", "dropout", "binary_cross_entropy_with_logits", "causal_mask",
-    "padding_mask",
+    "circular_convolution", "dropout", "binary_cross_entropy_with_logits",
 ]
+# (F.causal_mask and F.padding_mask build bool masks from shapes and ids: helpers, not ops)
 
 
 def _flip(op):

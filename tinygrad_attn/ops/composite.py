@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tape import Variable, as_operand, is_grad_enabled
+from ..tape import Variable, as_operand, as_variable, is_grad_enabled
 from ._axes import normalize_axis
 from .arithmetic import mul
 from .elementwise import exp, log, relu, tanh
@@ -28,6 +28,15 @@ from .softmax import softmax
 __all__ = ["layer_norm", "layer_norm_composed", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
            "circular_convolution", "dropout", "binary_cross_entropy_with_logits",
            "causal_mask", "padding_mask"]
+
+
+def _pair(a, b):
+    """Two operands as Variables; a constant takes the other's float dtype (as in `a * b`)."""
+    if isinstance(a, Variable):
+        return a, as_operand(b, a)
+    if isinstance(b, Variable):
+        return as_operand(a, b), b
+    return as_variable(a), as_variable(b)
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, eps=1e-5):
@@ -115,6 +124,7 @@ def cosine_similarity(a, b, axis=-1, eps=1e-8):
     (which then has similarity 0); for |a|^2, |b|^2 >> eps it is the exact cosine up to a
     relative O(eps / |a|^2).
     """
+    a, b = _pair(a, b)
     dot = _sum(a * b, axis)
     na = _sum(a * a, axis) + eps
     nb = _sum(b * b, axis) + eps
@@ -140,6 +150,7 @@ def circular_convolution(w, s):
     weighting: with K = 3, s = (s_-1, s_0, s_+1), and s_+1 = 1 moves the focus one slot
     forward). The K shifted copies are stacked and weighted in one product.
     """
+    w, s = _pair(w, s)
     K = s.shape[-1]
     if K % 2 != 1:
         raise ValueError(f"circular_convolution: the shift kernel must have an odd length, "
