@@ -10,6 +10,7 @@ finds these models through the ``tinygrad_attn.models`` entry points and never i
 this package itself.
 """
 from .attention import AttentionDecoder, AttentionSeq2seq
+from .ntm import NTM, LSTMCopy
 from .peeky import PeekyDecoder, PeekySeq2seq
 from .seq2seq import Decoder, Encoder, Seq2seq, Seq2seqBase
 # further RNN structures (SEED.md section 5, issue 13)
@@ -17,8 +18,9 @@ from .attention_feed import AttentionFeedSeq2seq, FeedDecoder
 from .bilstm import BiEncoder, BiLSTMSeq2seq
 from .deep import DeepDecoder, DeepEncoder, DeepSeq2seq
 from .gnmt import GNMTDecoder, GNMTEncoder, GNMTSeq2seq
+from .transformer import Transformer
 
 __all__ = ["Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "Seq2seqBase", "Encoder",
-           "Decoder", "PeekyDecoder", "AttentionDecoder"]
+           "Decoder", "PeekyDecoder", "AttentionDecoder", "Transformer", "NTM", "LSTMCopy"]
 __all__ += ["BiLSTMSeq2seq", "AttentionFeedSeq2seq", "DeepSeq2seq", "GNMTSeq2seq", "BiEncoder",
             "FeedDecoder", "DeepEncoder", "DeepDecoder", "GNMTEncoder", "GNMTDecoder"]

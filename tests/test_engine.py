@@ -376,6 +376,16 @@ MIXED = {
     "lstm": lambda x: F.lstm(F.reshape(x, (2, 1, 3)), np.full((3, 8), 0.5), C64[:2, None]
                              * np.ones((2, 8)), np.zeros(8), C64[:2][None] * np.ones((2, 2)),
                              C64[1:][None] * np.ones((2, 2)))[0] * C64[:2],
+    "layer_norm": lambda x: F.layer_norm(x * C64, C64, C64),
+    "masked_softmax": lambda x: F.masked_softmax(x * C64, MASK),
+    "softplus": lambda x: F.softplus(x - C64),
+    "gelu": lambda x: F.gelu(x * C64),
+    "cosine_similarity": lambda x: F.cosine_similarity(x, C64) + C64[:2],
+    "roll": lambda x: F.roll(x, 1) * C64,
+    "circular_convolution": lambda x: F.circular_convolution(x, C64),
+    "dropout": lambda x: F.dropout(x * C64, 0.5, np.random.default_rng(0)),
+    "binary_cross_entropy_with_logits":
+        lambda x: F.binary_cross_entropy_with_logits(x * C64, np.ones((2, 3))),
 }
 
 

@@ -257,6 +257,21 @@ OPS = {   # name in F.__all__ -> (f, inputs): a new op adds a row
     "lstm": (lambda xs, Wx, Wh, b, h0, c0: _lstm_outputs(F.lstm(xs, Wx, Wh, b, h0, c0)),
              [("r", (2, 3, 2)), ("r", (2, 8)), ("r", (2, 8)), ("r", (8,)), ("r", (2, 2)),
               ("r", (2, 2))]),
+    # compositions (ops/composite.py); masked_softmax's second row is fully masked
+    "layer_norm": (F.layer_norm, [("d", (2, 3)), ("r", (3,)), ("r", (3,))]),
+    "masked_softmax": (lambda x: F.masked_softmax(x, np.array([[False, True, False],
+                                                               [True, True, True]])),
+                       [("r", (2, 3))]),
+    "softplus": (F.softplus, [("r", (2, 3))]),
+    "gelu": (F.gelu, [("r", (2, 3))]),
+    "cosine_similarity": (F.cosine_similarity, [("z", (2, 3)), ("z", (2, 3))]),
+    "roll": (lambda x: F.roll(x, 1), [("r", (2, 3))]),
+    "circular_convolution": (F.circular_convolution, [("r", (2, 4)), ("r", (2, 3))]),
+    "dropout": (lambda x: F.dropout(x, 0.5, np.random.default_rng(0), training=True),
+                [("r", (2, 3))]),
+    "binary_cross_entropy_with_logits": (
+        lambda z: F.binary_cross_entropy_with_logits(z, np.array([[0, 1, 0.5], [1, 0, .25]])),
+        [("r", (2, 3))]),
 }
 
 

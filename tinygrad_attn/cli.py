@@ -11,6 +11,7 @@
     tinygrad-attn plot runs/*/history.json --out curves.png [--book]
     tinygrad-attn graph --out graph.svg      draw a loss graph (a model's, or a built-in example)
     tinygrad-attn graph --replay out.html    step through its backward pass in a browser
+    tinygrad-attn copy train|eval            the NTM copy task (ntm, or the lstm baseline)
 
 This module only parses and prints: the work is in `experiment` (train/eval/translate),
 `data` (files), `training` (the loop), `plots` (pictures).
@@ -204,6 +205,9 @@ def build_parser():
                    help="write a page stepping through the backward pass instead "
                         "(self-contained HTML, opens offline)")
     p.set_defaults(func=cmd_graph)
+
+    from tinygrad_attn import copy_cli   # the NTM copy task: `copy train|eval`
+    copy_cli.add_parser(sub)
     return parser
 
 

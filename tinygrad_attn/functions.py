@@ -7,6 +7,9 @@ rule. This module gathers them and gives `Variable` its operators, its methods a
 from . import autodiff
 from .tape import Variable
 from .ops.arithmetic import add, div, mul, neg, pow, sub
+from .ops.composite import (binary_cross_entropy_with_logits, causal_mask,
+                            circular_convolution, cosine_similarity, dropout, gelu, layer_norm,
+                            masked_softmax, padding_mask, roll, softplus)
 from .ops.elementwise import cast, exp, log, relu, sigmoid, tanh
 from .ops.indexing import embedding, getitem, masked_fill, where
 from .ops.linalg import matmul
@@ -22,7 +25,11 @@ __all__ = [
     "expand_dims", "squeeze", "concat", "split", "stack", "unstack", "matmul", "getitem",
     "embedding", "where", "masked_fill", "softmax", "log_softmax", "softmax_cross_entropy",
     "lstm",
+    # compositions (ops/composite.py): no rule of their own
+    "layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
+    "circular_convolution", "dropout", "binary_cross_entropy_with_logits",
 ]
+# (F.causal_mask and F.padding_mask build bool masks from shapes and ids: helpers, not ops)
 
 
 def _flip(op):

@@ -33,6 +33,9 @@ Loading (textfile.py, vocab.py)
     EncodeError(ValueError)              # .problems: every unseen character with its column,
                                          # a too-long question with both widths
 
+The NTM copy task (copy_task.py; import it as tinygrad_attn.data.copy_task)
+    copy_batch(rng, batch_size, length, bits=8) -> (inputs, targets, mask); bits_wrong(...)
+
 CLI sketch:  `data --check FILE`      -> r = check_file(FILE); print(r); exit(0 if r.ok else 1)
              `data KIND -n N --seed S --out FILE` -> print(make_file(KIND, N, S, FILE))
 """

@@ -8,6 +8,9 @@ Forward code only: every gradient comes from the tape (`Variable.backward`).
     bidirectional.py  BiLSTM (a second LSTM reads the input backwards)
     stacked.py    StackedLSTM (layers with residual connections)
     attention.py  Attention, attention_weight, weight_sum
+    transformer.py  LayerNorm, MultiHeadAttention, PositionalEncoding, FeedForward, Dropout,
+                  TransformerEncoderLayer, TransformerDecoderLayer (pre-norm)
+    ntm.py        NTM (LSTM controller, one read and one write head) and its addressing
 
 Layers are initialised as in *Deep Learning from Scratch 2*. Each constructor takes
 ``dtype`` (float32 by default) and ``rng`` (a ``numpy.random.Generator``) or ``seed``;
@@ -20,7 +23,12 @@ from .layers import Embedding, Linear, make_rng
 from .module import Module, Parameter
 from .recurrent import LSTM
 from .bidirectional import BiLSTM
+from .ntm import NTM, NTMHead
 from .stacked import StackedLSTM
+from .transformer import (Dropout, FeedForward, LayerNorm, MultiHeadAttention,
+                          PositionalEncoding, TransformerDecoderLayer, TransformerEncoderLayer)
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "LSTM", "Attention",
-           "attention_weight", "weight_sum", "make_rng", "BiLSTM", "StackedLSTM"]
+           "attention_weight", "weight_sum", "make_rng", "BiLSTM", "StackedLSTM",
+           "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "FeedForward", "Dropout",
+           "TransformerEncoderLayer", "TransformerDecoderLayer", "NTM", "NTMHead"]

@@ -7,4 +7,7 @@ shape       broadcast_to sum_to reshape transpose expand_dims squeeze concat spl
 indexing    getitem embedding where masked_fill
 linalg      matmul
 softmax     softmax log_softmax softmax_cross_entropy
+normalization normalize (layer_norm's normalisation: the one measured primitive)
+composite   layer_norm masked_softmax softplus gelu cosine_similarity roll circular_convolution
+            dropout (compositions of the above: no rule of their own)
 """

@@ -1,0 +1,52 @@
+"""The copy task's data (tinygrad_attn/data/copy_task.py) and `tinygrad-attn copy`."""
+import json
+
+import numpy as np
+import pytest
+
+from tinygrad_attn import cli, copy_cli
+from tinygrad_attn.data.copy_task import bits_wrong, copy_batch
+
+
+def test_copy_batch_layout():
+    x, t, mask = copy_batch(np.random.default_rng(0), 3, 4)
+    assert x.shape == (3, 9, 9) and t.shape == (3, 9, 8) and mask.shape == (9,)
+    assert x.dtype == t.dtype == np.float32
+    np.testing.assert_array_equal(t[:, 5:], x[:, :4, :8])           # the copy, after the flag
+    np.testing.assert_array_equal(x[:, :, 8], np.tile([0, 0, 0, 0, 1, 0, 0, 0, 0], (3, 1)))
+    assert not x[:, 5:].any() and not t[:, :5].any()                # silent input, no target
+    np.testing.assert_array_equal(mask, [0, 0, 0, 0, 0, 1, 1, 1, 1])
+    assert set(np.unique(x[:, :4, :8])) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="copy_batch: length must be at least 1"):
+        copy_batch(np.random.default_rng(0), 3, 0)
+
+
+def test_bits_wrong_counts_thresholded_bits_in_the_masked_steps():
+    _, t, mask = copy_batch(np.random.default_rng(1), 2, 3)
+    logits = np.where(t > 0.5, 5.0, -5.0)
+    assert list(bits_wrong(logits, t, mask)) == [0, 0]
+    logits[0, 4, :3] *= -1          # 3 bits flipped in an output step
+    logits[1, 1, :] *= -1           # a step outside the mask does not count
+    assert list(bits_wrong(logits, t, mask)) == [3, 0]
+
+
+def test_parse_lengths():
+    assert copy_cli.parse_lengths("1-3,30, 50") == [1, 2, 3, 30, 50]
+    with pytest.raises(ValueError, match="copy: lengths must be positive"):
+        copy_cli.parse_lengths("0")
+
+
+def test_cli_copy_train_then_eval(tmp_path, capsys):
+    ckpt, table = tmp_path / "ntm.npz", tmp_path / "eval.json"
+    assert cli.main(["copy", "train", "--model", "tinygrad_attn_models:NTM", "--steps", "3",
+                     "--batch-size", "2", "--hidden-size", "4", "--memory-size", "6",
+                     "--memory-width", "3", "--log-every", "1", "--out", str(ckpt)]) == 0
+    assert cli.main(["copy", "eval", "--checkpoint", str(ckpt), "--lengths", "1-2,4",
+                     "--n", "4", "--json", str(table)]) == 0
+    printed = capsys.readouterr().out
+    assert "step      3" in printed and "length   4" in printed
+    result = json.loads(table.read_text())
+    assert result["step"] == 3 and set(result["bits_wrong"]) == {"1", "2", "4"}
+    assert all(0 <= v <= 8 * int(k) for k, v in result["bits_wrong"].items())
+    model, meta = copy_cli.load_model(ckpt)
+    assert meta["config"]["memory_size"] == 6 and len(meta["curve"]) == 3
