@@ -1,15 +1,21 @@
 """Render the pictures of docs/graphs.md into docs/img/.
 
-    python docs/make_graphs.py              # writes docs/img/*.svg
+    python docs/make_graphs.py              # writes docs/img/*.svg, the replay page and
+                                            # its two screenshots (headless Chromium)
     python docs/make_graphs.py --png /tmp   # also PNG copies there, to look at them
+    python docs/make_graphs.py --times      # measure make_dot and layout at the book's sizes
 
-Needs the Graphviz `dot` program (apt-get install graphviz / brew install graphviz).
+Needs the Graphviz `dot` program (apt-get install graphviz / brew install graphviz), and
+Chromium for the screenshots (skipped with a note without it).
 Re-running gives the same files for the same Graphviz version.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +78,11 @@ def _seq2seq_loss():
     xs = rng.integers(0, V, size=(N, Te))
     ts = rng.integers(0, V, size=(N, Td + 1))
     try:
-        import models
+        import tinygrad_attn_models as models
         model = models.AttentionSeq2seq(V, wordvec_size=4, hidden_size=8, seed=0)
     except ImportError:
-        print("make_graphs: `models` is not importable; drawing a stand-in seq2seq",
-              file=sys.stderr)
+        print("make_graphs: `tinygrad_attn_models` is not importable; drawing a stand-in "
+              "seq2seq", file=sys.stderr)
         return _standin_loss(xs, ts, V, 4, 8)
     return model.loss(xs, ts), dict(model.named_parameters())
 
@@ -145,6 +151,47 @@ def _standin_loss(xs, ts, V, D, H):
     return F.softmax_cross_entropy(scores, ts[:, 1:], axis=-1), params
 
 
+BOOK = dict(N=128, Te=29, Td=10, V=59, D=16, H=256)   # the book's date-format experiment
+
+
+def book_loss():
+    """AttentionSeq2seq's loss at the book's sizes (batch 128, Te 29, Td 10, H 256)."""
+    import tinygrad_attn_models as models
+    b = BOOK
+    model = models.AttentionSeq2seq(b["V"], wordvec_size=b["D"], hidden_size=b["H"], seed=0)
+    rng = np.random.default_rng(0)
+    loss = model.loss(rng.integers(0, b["V"], (b["N"], b["Te"])),
+                      rng.integers(0, b["V"], (b["N"], b["Td"] + 1)))
+    loss.name = "loss"
+    return loss, dict(model.named_parameters())
+
+
+def seq2seq_rolled():
+    """(6) the whole model at the book's sizes, every op, time steps rolled."""
+    return book_loss()
+
+
+def attention_loss():
+    """The attention layer with a loss on its context: small enough to read its backward."""
+    rng = np.random.default_rng(0)
+    N, Te, Td, H = 2, 5, 3, 4
+    hs_enc = tga.Variable(rng.standard_normal((N, Te, H)), name="hs_enc")
+    hs_dec = tga.Variable(rng.standard_normal((N, Td, H)), name="hs_dec")
+    with tga.name_scope("attention"):
+        a = F.softmax(hs_dec @ F.swapaxes(hs_enc, 1, 2), axis=2)
+        a.name = "a"
+        c = a @ hs_enc
+        c.name = "context"
+    loss = F.sum(F.tanh(c))
+    loss.name = "loss"
+    return loss, {}
+
+
+def attention_backward():
+    """(7) the attention layer with its backward pass (make_dot(..., backward=True))."""
+    return attention_loss()
+
+
 # name -> (builder, make_dot options)
 PICTURES = {
     "expression": (expression, {}),
@@ -152,17 +199,76 @@ PICTURES = {
     "second_order": (second_order, {}),
     "seq2seq": (seq2seq, {"max_depth": 1}),
     "seq2seq_top": (seq2seq_top, {"max_depth": 0}),
+    "seq2seq_rolled": (seq2seq_rolled, {}),
+    "attention_backward": (attention_backward, {"backward": True}),
 }
+REPLAY_STEPS = (2, 5)      # the screenshots of the replay page
+
+
+def replay_page(out, png_steps=REPLAY_STEPS):
+    """The replay page of the attention layer's backward pass, and screenshots of it at
+    two steps taken with headless Chromium (skipped, with a note, without Chromium)."""
+    loss, _ = attention_loss()
+    page = viz.replay(loss, out / "attention_replay.html", title="attention: backward pass")
+    print(f"wrote {_rel(page.path)} ({page.steps} steps)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print("make_graphs: chromium not found; no replay screenshots", file=sys.stderr)
+        return
+    for k in png_steps:
+        png = out / f"replay_step{k}.png"
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", "--window-size=1100,640", f"--screenshot={png}",
+                        f"{page.path.as_uri()}#step={k}"], check=True, capture_output=True,
+                       timeout=120)
+        print(f"wrote {_rel(png)}")
+
+
+def _rel(path):
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def times(unrolled_timeout=600.0):
+    """make_dot and Graphviz layout at the book's sizes, rolled and unrolled (the layout
+    of the unrolled graph is given `unrolled_timeout` seconds)."""
+    loss, params = book_loss()
+    print(f"AttentionSeq2seq loss at the book's sizes {BOOK}")
+    for roll in (True, False):
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            dot = viz.make_dot(loss, params, roll=roll)
+            best = min(best, time.perf_counter() - t)
+        print(f"  roll={roll}: {dot.counts['nodes']} nodes, {dot.counts['edges']} edges; "
+              f"make_dot {best * 1e3:.0f} ms (best of 3)", flush=True)
+        t = time.perf_counter()
+        try:
+            subprocess.run(["dot", "-Tsvg", "-o", "/dev/null"], input=dot.source.encode(),
+                           check=True, timeout=unrolled_timeout if not roll else None)
+            print(f"  roll={roll}: Graphviz layout {time.perf_counter() - t:.2f} s", flush=True)
+        except subprocess.TimeoutExpired:
+            print(f"  roll={roll}: Graphviz layout not finished after {unrolled_timeout:.0f} s",
+                  flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=IMG, help="where the SVGs go (docs/img)")
     parser.add_argument("--png", type=Path, default=None, help="also write PNG copies here")
+    parser.add_argument("--times", action="store_true",
+                        help="only measure make_dot and layout times at the book's sizes")
+    parser.add_argument("--layout-timeout", type=float, default=600.0,
+                        help="seconds given to the unrolled layout with --times (600)")
     parser.add_argument("names", nargs="*", help=f"pictures to draw (default all: "
-                        f"{', '.join(PICTURES)})")
+                        f"{', '.join(PICTURES)}, replay)")
     args = parser.parse_args(argv)
-    for name in args.names or PICTURES:
+    if args.times:
+        times(args.layout_timeout)
+        return 0
+    for name in args.names or list(PICTURES) + ["replay"]:
+        if name == "replay":
+            replay_page(args.out)
+            continue
         build, options = PICTURES[name]
         outputs, params = build()
         path = viz.render(outputs, args.out / f"{name}.svg", params=params or None, **options)

@@ -1,26 +1,29 @@
-"""Hypothesis profiles, chosen with the TGA_HYPOTHESIS_PROFILE environment variable.
+"""This repository's tests run under tinygrad_attn's pytest plugin
+(tinygrad_attn/testing/pytest_plugin.py), with the hypothesis profile `ci` unless asked
+otherwise:
 
 ci  (default) deterministic: the same examples on every run, no example database.
 dev           ten times the examples, freshly random each run (and a local database so a
               failure found once is replayed first next time).
 
+    python -m pytest tests/ops --tga-profile dev
     TGA_HYPOTHESIS_PROFILE=dev python -m pytest tests/ops
 """
 import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-
-from hypothesis import HealthCheck, settings
 
 # the package is importable from a source checkout without installing it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CI_EXAMPLES = 50
+PLUGIN = "tinygrad_attn.testing.pytest_plugin"
 
-settings.register_profile(
-    "ci", max_examples=CI_EXAMPLES, derandomize=True, deadline=None, print_blob=True,
-    database=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile(
-    "dev", max_examples=10 * CI_EXAMPLES, derandomize=False, deadline=None,
-    print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("TGA_HYPOTHESIS_PROFILE", "ci"))
+# this repository's default; the plugin reads it (after --tga-profile) when pytest configures
+os.environ.setdefault("TGA_HYPOTHESIS_PROFILE", "ci")
+
+# The plugin is loaded by its pytest11 entry point once the package is installed with it;
+# from a checkout (or with plugin autoloading off) it is loaded from here instead.
+_autoloaded = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") and any(
+    ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+pytest_plugins = [] if _autoloaded else [PLUGIN]

@@ -12,7 +12,7 @@ import pytest
 import tinygrad_attn as tga
 import tinygrad_attn.functions as F
 from tinygrad_attn import Variable, grad, no_grad
-from tinygrad_attn.testing import gradcheck
+from tinygrad_attn.testing import gradcheck, graph_freed
 
 RNG = np.random.default_rng(11)
 
@@ -242,7 +242,9 @@ def training_memory(first, last, leak=None):
     """Traced memory after step `first` and after step `last` of a tiny MLP trained with
     W -= lr * grad. Garbage is collected before measuring, so Python's free lists (bounded
     caches of freed objects, which tracemalloc counts as allocated) do not blur the result.
-    `leak`, a list, keeps every loss: a deliberate leak, to show the check can fail."""
+    `leak`, a list, keeps every loss: a deliberate leak, to show the check can fail. Also
+    returns how many steps' graphs were freed once the step returned (`graph_freed`: weak
+    references to every op and intermediate of the step's graph)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((8, 4))
     T = rng.integers(0, 3, 8)
@@ -262,32 +264,36 @@ def training_memory(first, last, leak=None):
         losses[0 if losses[0] is None else 1] = float(loss.data)
         if leak is not None:
             leak.append(loss)
+        return graph_freed(loss)
 
+    freed = 0
     tracemalloc.start()
     try:
         for _ in range(first):
-            step()
+            freed += step().freed
         gc.collect()
         at_first = tracemalloc.get_traced_memory()[0]
         for _ in range(last - first):
-            step()
+            freed += step().freed
         gc.collect()
         at_last = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    return at_first, at_last, losses
+    return at_first, at_last, losses, freed
 
 
 def test_training_loop_memory_does_not_grow():
-    at_100, at_1000, (first_loss, last_loss) = training_memory(100, 1000)
+    at_100, at_1000, (first_loss, last_loss), freed = training_memory(100, 1000)
     # 900 more steps: even 20 bytes kept per step would show
     assert at_1000 - at_100 < 16_000, (at_100, at_1000)
+    assert freed == 1000  # every step's graph, by reference counting alone
     assert last_loss < first_loss  # and it trains
 
 
 def test_training_memory_check_detects_a_leak():
-    at_20, at_120, _ = training_memory(20, 120, leak=[])
+    at_20, at_120, _, freed = training_memory(20, 120, leak=[])
     assert at_120 - at_20 > 100 * 1_000  # each kept graph holds more than a kilobyte
+    assert freed == 0  # and graph_freed sees every kept graph alive
 
 
 # --- no_grad --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
     tinygrad-attn translate runs/attention/best.npz "sept. 27, 1994" [--heatmap a.png]
     tinygrad-attn plot runs/*/history.json --out curves.png [--book]
     tinygrad-attn graph --out graph.svg      draw a loss graph (a model's, or a built-in example)
+    tinygrad-attn graph --replay out.html    step through its backward pass in a browser
 
 This module only parses and prints: the work is in `experiment` (train/eval/translate),
 `data` (files), `training` (the loop), `plots` (pictures).
@@ -127,8 +128,17 @@ def cmd_graph(args):
         params = dict(model.named_parameters())
     t0 = time.perf_counter()
     try:
+        if args.replay:
+            page = viz.replay(loss, args.replay, params, roll=args.roll,
+                              max_depth=args.max_depth, rankdir=args.rankdir)
+            print(f"wrote {page.path} ({page.steps} steps, "
+                  f"{(time.perf_counter() - t0) * 1e3:.0f} ms)")
+            return 0
+        if args.show_values:
+            loss.backward()       # so that the values come with their gradients
         path = viz.render(loss, args.out, params=params, max_depth=args.max_depth,
-                          rankdir=args.rankdir)
+                          rankdir=args.rankdir, roll=args.roll, backward=args.backward,
+                          show_values=args.show_values)
     except viz.GraphvizNotFoundError as e:
         print(f"tinygrad-attn graph: {e}", file=sys.stderr)
         return 1
@@ -176,6 +186,15 @@ def build_parser():
                    help="fold module clusters deeper than this into one box")
     p.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
                    help="graph direction (default TB: top to bottom)")
+    p.add_argument("--roll", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw repeated time steps once, as a cluster 'x n' (default: on)")
+    p.add_argument("--backward", action="store_true",
+                   help="also draw the backward pass, each rule linked to its forward op")
+    p.add_argument("--show-values", action="store_true",
+                   help="value and gradient summaries on every Variable (runs backward)")
+    p.add_argument("--replay", metavar="OUT.html", default=None,
+                   help="write a page stepping through the backward pass instead "
+                        "(self-contained HTML, opens offline)")
     p.set_defaults(func=cmd_graph)
     return parser
 

@@ -1,6 +1,6 @@
 """The attention model: batched attention, its weights for plotting, and a smoke test that it
-learns a toy task (reversing digit strings) to 100% held-out accuracy in a few seconds."""
-import time
+learns a toy task (reversing digit strings) to 100% held-out accuracy in 300 steps (speed is
+measured in benchmarks/, never asserted in a test)."""
 
 import numpy as np
 import pytest
@@ -74,7 +74,6 @@ def test_smoke_attention_learns_to_reverse_digit_strings():
         return (model.generate(x_test, start, L) == t_test[:, 1:]).all(axis=1).mean()
 
     assert accuracy() < 0.05                              # untrained: it can fail
-    t0 = time.perf_counter()
     for _ in range(300):
         xs, ts = train_batch(64)
         model.zero_grad()
@@ -82,13 +81,11 @@ def test_smoke_attention_learns_to_reverse_digit_strings():
         loss.backward()
         clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-    elapsed = time.perf_counter() - t0
     assert accuracy() == 1.0, f"held-out accuracy {accuracy():.3f} after 300 steps"
     assert loss.item() < 0.05
     # the learned alignment is the anti-diagonal: output step k looks at input L-1-k
     focus = model.decode(x_test[:50], start, L).attention.mean(axis=0).argmax(axis=-1)
     np.testing.assert_array_equal(focus, np.arange(L)[::-1])
-    assert elapsed < 30, f"300 training steps took {elapsed:.1f} s"
 
 
 @pytest.mark.parametrize("Model", [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq])

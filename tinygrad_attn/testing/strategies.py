@@ -55,7 +55,7 @@ def _resolve_shape(draw, shape, min_dims, max_dims, min_side, max_side):
 @st.composite
 def floats_arrays(draw, shape=None, dtype=np.float64, min_value=-3.0, max_value=3.0, *,
                   min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE, avoid=(),
-                  margin=1e-2, distinct=False, gap=1e-2):
+                  margin=1e-2, distinct=False, gap=1e-2, kinks=()):
     """Finite float arrays with values in [`min_value`, `max_value`].
 
     shape
@@ -69,6 +69,10 @@ def floats_arrays(draw, shape=None, dtype=np.float64, min_value=-3.0, max_value=
     distinct, gap
         With ``distinct=True`` all entries differ by at least `gap` (values on a grid of
         step `gap`): no ties, so max/min have a unique, stable arg-extremum.
+    kinks
+        Values drawn often, exactly (e.g. ``kinks=(0.0,)`` for relu): to check an op *at*
+        its kinks, where the checks accept an autograd value between the one-sided
+        differences (the opposite of `avoid`).
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
@@ -90,6 +94,8 @@ def floats_arrays(draw, shape=None, dtype=np.float64, min_value=-3.0, max_value=
     if avoid:
         avoid = tuple(float(a) for a in avoid)
         elements = elements.filter(lambda v: all(abs(v - a) >= margin for a in avoid))
+    if kinks:
+        elements = st.one_of(st.sampled_from([float(k) for k in kinks]), elements)
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
 
