@@ -2,14 +2,28 @@
 the forward-only models on autograd against the book's hand-written backward (the oracles
 in tinygrad_attn.book), same weights, same batch, measured side by side in one run.
 
-    python benchmarks/train_step.py [--models attention,peeky,seq2seq] [--steps 15]
+    python benchmarks/train_step.py [--models attention,peeky,seq2seq] [--steps 21]
+                                    [--order alternated|blocked] [--runs 3] [--no-memory]
 
-Prints the median step time of each path, their ratio (ours / hand-written: below 1 is
-faster), and the share of each path's time spent in matrix products (the products a step
-runs, recorded once and replayed alone). Machines are noisy: compare the ratios of one run.
+Prints the BLAS library, its kernel ("architecture") and thread count, then per model the
+median step time of each path, their ratio (ours / hand-written: below 1 is faster), the
+share of each path's time spent in matrix products (the products a step runs, recorded once
+and replayed alone), and the peak memory of a step (see `peak_memory`).
+
+--order alternated  one step of ours, one of the book's, and so on (a slow spell of the
+                    machine hits both alike);
+--order blocked     `--block` steps of ours, then as many of the book's, repeated (each
+                    path runs with warm caches of its own).
+--runs R            R runs of the whole measurement; each ratio is printed, then the
+                    median ratio over the runs.
+Machines are noisy: compare the ratios of one run, not absolute times across runs.
 """
 import argparse
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -57,18 +71,90 @@ def book_step(model, opt):
     return step
 
 
-def median_times(steps, batch, n):
-    """Median seconds per call of each step function, calls interleaved (a, b, a, b, ...)
-    so that a slow spell of the machine hits every path alike."""
+def median_times(steps, batch, n, order="alternated", block=5):
+    """Median seconds per call of each step function, measured side by side.
+
+    alternated: a, b, a, b, ...; blocked: `block` calls of a, then `block` of b, repeated
+    until each ran `n` times."""
     for step in steps:
         step(*batch)  # warm up: first touch of every buffer
     times = [[] for _ in steps]
-    for _ in range(n):
+    per_turn = 1 if order == "alternated" else block
+    while len(times[0]) < n:
         for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step(*batch)
-            ts.append(time.perf_counter() - t0)
+            for _ in range(min(per_turn, n - len(ts))):
+                t0 = time.perf_counter()
+                step(*batch)
+                ts.append(time.perf_counter() - t0)
     return [statistics.median(ts) for ts in times]
+
+
+def blas_info():
+    """The BLAS NumPy runs (threadpoolctl): library, kernel, version and threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed: BLAS kernel unknown"
+    pools = threadpool_info()
+    text = "; ".join(
+        f"{p.get('internal_api')} {p.get('version')} kernel {p.get('architecture', '?')}, "
+        f"{p.get('num_threads')} threads ({p.get('user_api')}, "
+        f"{p.get('threading_layer', '?')})" for p in pools)
+    env = ", ".join(f"{k}={os.environ[k]}" for k in (
+        "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+        if k in os.environ)
+    return f"{len(pools)} thread pool(s): {text}" + (f" [{env}]" if env else "")
+
+
+def build(name):
+    Ours, Book = PAIRS[name]
+    V, D, H = SIZES["V"], SIZES["D"], SIZES["H"]
+    ours = Ours(V, D, H, seed=0)
+    book = Book(V, D, H, params=[p.copy() for p in ours.book_params()])
+    return ours, book
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def peak_memory(name, path, steps=3):
+    """Peak RSS of `steps` training steps above the RSS with the model, its optimizer and
+    the batch built (MiB): run in a fresh process per path, so each high-water mark is
+    its own (the kernel's VmHWM, reset before the steps where the kernel allows it)."""
+    code = (f"import sys; sys.argv = ['train_step', '--probe', '{name}:{path}:{steps}']; "
+            f"exec(open({__file__!r}).read())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=os.environ.copy())
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return float(out.stdout.split()[-1])
+
+
+def _probe(spec):
+    """In a fresh process: build one path, then print its peak memory above that (MiB)."""
+    from tinygrad_attn import memory
+    memory.configure_from_environment()
+    name, path, steps = spec.split(":")
+    batch = make_batch()
+    ours, book = build(name)
+    if path == "ours":
+        step, book = our_step(ours, optim.Adam(ours.parameters())), None
+    else:
+        step, ours = book_step(book, BookAdam()), None
+    try:  # "5" resets the high-water mark (Linux >= 4.0); elsewhere it is the process's
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    before = _rss_kib("VmRSS")
+    for _ in range(int(steps)):
+        step(*batch)
+    print((_rss_kib("VmHWM") - before) / 1024)
 
 
 class MatmulRecorder:
@@ -120,29 +206,47 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="attention,peeky,seq2seq",
                         help="comma-separated subset of attention, peeky, seq2seq")
-    parser.add_argument("--steps", type=int, default=21, help="timed steps per path")
+    parser.add_argument("--steps", type=int, default=21, help="timed steps per path and run")
+    parser.add_argument("--order", choices=["alternated", "blocked"], default="alternated")
+    parser.add_argument("--block", type=int, default=5, help="steps per block (blocked)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; the median ratio is kept")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probe")
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        return _probe(args.probe)
     batch = make_batch()
-    V, D, H = SIZES["V"], SIZES["D"], SIZES["H"]
     print("sizes: " + ", ".join(f"{k} {v}" for k, v in SIZES.items()) + ", float32")
-    print(f"{'model':<10} {'autograd':>10} {'by hand':>10} {'ratio':>7}   "
+    print("BLAS: " + blas_info())
+    print(f"order: {args.order}" + (f" (blocks of {args.block})" if args.order == "blocked"
+                                     else "") + f", {args.steps} steps per path, "
+          f"{args.runs} run(s); load average {os.getloadavg()[0]:.1f} at start")
+    print(f"{'model':<10} {'run':>3} {'autograd':>10} {'by hand':>10} {'ratio':>7}   "
           f"{'matmul share (ours / book)':>26}")
     for name in args.models.split(","):
-        Ours, Book = PAIRS[name]
-        ours = Ours(V, D, H, seed=0)
-        book = Book(V, D, H, params=[p.copy() for p in ours.book_params()])
+        ours, book = build(name)
         ours_step = our_step(ours, optim.Adam(ours.parameters()))
         hand_step = book_step(book, BookAdam())
-        t_ours, t_book = median_times([ours_step, hand_step], batch, args.steps)
-        with MatmulRecorder() as rec_ours:
-            ours_step(*batch)
-        with MatmulRecorder() as rec_book:
-            hand_step(*batch)
-        share_ours = rec_ours.replay_time() / t_ours
-        share_book = rec_book.replay_time() / t_book
-        print(f"{name:<10} {t_ours * 1e3:>8.1f}ms {t_book * 1e3:>8.1f}ms {t_ours / t_book:>6.2f}x"
-              f"   {share_ours:>12.0%} / {share_book:.0%}"
-              f"   ({len(rec_ours.shapes)} / {len(rec_book.shapes)} products)")
+        ratios = []
+        for run in range(args.runs):
+            t_ours, t_book = median_times([ours_step, hand_step], batch, args.steps,
+                                          args.order, args.block)
+            ratios.append(t_ours / t_book)
+            with MatmulRecorder() as rec_ours:
+                ours_step(*batch)
+            with MatmulRecorder() as rec_book:
+                hand_step(*batch)
+            share_ours = rec_ours.replay_time() / t_ours
+            share_book = rec_book.replay_time() / t_book
+            print(f"{name:<10} {run + 1:>3} {t_ours * 1e3:>8.1f}ms {t_book * 1e3:>8.1f}ms "
+                  f"{t_ours / t_book:>6.2f}x   {share_ours:>12.0%} / {share_book:.0%}"
+                  f"   ({len(rec_ours.shapes)} / {len(rec_book.shapes)} products)")
+        line = f"{name:<10} median ratio {statistics.median(ratios):.2f}x"
+        if not args.no_memory:
+            m_ours, m_book = peak_memory(name, "ours"), peak_memory(name, "book")
+            line += (f"; peak memory of 3 steps above the model: ours {m_ours:.1f} MiB, "
+                     f"book {m_book:.1f} MiB")
+        print(line, f"(load average {os.getloadavg()[0]:.1f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def _seq2seq_loss():
         print("make_graphs: `tinygrad_attn_models` is not importable; drawing a stand-in "
               "seq2seq", file=sys.stderr)
         return _standin_loss(xs, ts, V, 4, 8)
-    return model.loss(xs, ts), dict(model.named_parameters())
+    from tinygrad_attn.ops.recurrent import step_by_step
+    with step_by_step():      # the pictures show the LSTM cell op by op
+        return model.loss(xs, ts), dict(model.named_parameters())
 
 
 def seq2seq():

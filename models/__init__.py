@@ -12,6 +12,13 @@ this package itself.
 from .attention import AttentionDecoder, AttentionSeq2seq
 from .peeky import PeekyDecoder, PeekySeq2seq
 from .seq2seq import Decoder, Encoder, Seq2seq, Seq2seqBase
+# further RNN structures (SEED.md section 5, issue 13)
+from .attention_feed import AttentionFeedSeq2seq, FeedDecoder
+from .bilstm import BiEncoder, BiLSTMSeq2seq
+from .deep import DeepDecoder, DeepEncoder, DeepSeq2seq
+from .gnmt import GNMTDecoder, GNMTEncoder, GNMTSeq2seq
 
 __all__ = ["Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "Seq2seqBase", "Encoder",
            "Decoder", "PeekyDecoder", "AttentionDecoder"]
+__all__ += ["BiLSTMSeq2seq", "AttentionFeedSeq2seq", "DeepSeq2seq", "GNMTSeq2seq", "BiEncoder",
+            "FeedDecoder", "DeepEncoder", "DeepDecoder", "GNMTEncoder", "GNMTDecoder"]

@@ -59,3 +59,17 @@ def test_version_and_python_dash_m():
                          capture_output=True, text=True)
     assert run.returncode == 0
     assert run.stdout.strip() == f"tinygrad-attn {tinygrad_attn.__version__}"
+
+
+def test_graph_draws_the_lstm_op_by_op_unless_fused(tmp_path):
+    """The diagram explains the cell (step_by_step); --fused-lstm shows the trained node.
+    Two module clusters are labelled lstm either way; fused adds one lstm node per LSTM."""
+    from tinygrad_attn import cli
+    counts = {}
+    for flag in ([], ["--fused-lstm"]):
+        out = tmp_path / f"g{len(flag)}.dot"
+        assert cli.main(["graph", "--model", "seq2seq", "--out", str(out), *flag]) == 0
+        text = out.read_text()
+        counts[bool(flag)] = (text.count("<B>lstm</B>"), text.count("<B>sigmoid</B>"))
+    assert counts[False][0] == 2 and counts[False][1] > 0
+    assert counts[True] == (4, 0)

@@ -19,9 +19,18 @@ import tinygrad_attn.functions as F
 import tinygrad_attn_models as models
 from tinygrad_attn.testing import (CheckOpError, GradcheckError, Report, check_op, gradcheck,
                                    locate, taylor_check)
+from tinygrad_attn.ops.recurrent import step_by_step
 from tinygrad_attn.testing import strategies as tst
 
 SEEDS = (0, 1)   # "every time": more than one model and batch
+
+
+@pytest.fixture(autouse=True)
+def lstm_op_by_op():
+    """The bugs are planted in the LSTM cell's primitives (sigmoid, tanh, matmul): record the
+    model's LSTMs step by step, not as the one fused node `F.lstm` makes by default."""
+    with step_by_step():
+        yield
 
 
 def tiny_attention(dtype, seed):

@@ -209,6 +209,12 @@ def _value(kind, shape, rng):
     return rng.uniform(-3, 3, shape)
 
 
+def _lstm_outputs(outs):
+    """All three outputs of lstm (hs, h_T, c_T) in one Variable."""
+    hs, h, c = outs
+    return hs.sum(axis=1) + h * c
+
+
 OPS = {   # name in F.__all__ -> (f, inputs): a new op adds a row
     "add": (lambda a, b: a + b, [("r", (2, 3)), ("r", (3,))]),
     "sub": (lambda a, b: a - b, [("r", (2, 3)), ("r", (2, 1))]),
@@ -248,6 +254,9 @@ OPS = {   # name in F.__all__ -> (f, inputs): a new op adds a row
     "log_softmax": (lambda x: F.log_softmax(x, axis=-1), [("r", (2, 3))]),
     "softmax_cross_entropy": (lambda x: F.softmax_cross_entropy(x, np.array([0, 2])),
                               [("r", (2, 3))]),
+    "lstm": (lambda xs, Wx, Wh, b, h0, c0: _lstm_outputs(F.lstm(xs, Wx, Wh, b, h0, c0)),
+             [("r", (2, 3, 2)), ("r", (2, 8)), ("r", (2, 8)), ("r", (8,)), ("r", (2, 2)),
+              ("r", (2, 2))]),
 }
 
 

@@ -8,9 +8,18 @@ import tinygrad_attn.functions as F
 from tinygrad_attn import viz
 from tinygrad_attn.viz import make_dot
 from tinygrad_attn.viz.style import summary
+from tinygrad_attn.ops.recurrent import step_by_step
 
 from test_viz import Graph
 from test_viz_roll import edges_with_attrs
+
+
+@pytest.fixture(autouse=True)
+def lstm_op_by_op():
+    """These diagrams show the LSTM cell's steps: record it op by op (`F.lstm` records one
+    fused node by default)."""
+    with step_by_step():
+        yield
 
 
 def small():

@@ -12,8 +12,17 @@ import tinygrad_attn as tga
 import tinygrad_attn.functions as F
 from tinygrad_attn import viz
 from tinygrad_attn.viz import make_dot, within_budget
+from tinygrad_attn.ops.recurrent import step_by_step
 
 from test_viz import Graph, leaf
+
+
+@pytest.fixture(autouse=True)
+def lstm_op_by_op():
+    """These diagrams show the LSTM cell's steps: record it op by op (`F.lstm` records one
+    fused node by default)."""
+    with step_by_step():
+        yield
 
 models = pytest.importorskip("tinygrad_attn_models")
 HAVE_DOT = shutil.which("dot") is not None

@@ -21,6 +21,7 @@ Models are found as plug-ins (the `tinygrad_attn.models` entry-point group, whic
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -124,7 +125,11 @@ def cmd_graph(args):
         rng = np.random.default_rng(0)
         xs = rng.integers(0, V, size=(N, Te))
         ts = rng.integers(0, V, size=(N, Td + 1))
-        loss = model.loss(xs, ts)
+        # the diagrams explain the LSTM cell: record it op by op unless asked for the one
+        # fused node training uses
+        from tinygrad_attn.ops.recurrent import step_by_step
+        with contextlib.nullcontext() if args.fused_lstm else step_by_step():
+            loss = model.loss(xs, ts)
         params = dict(model.named_parameters())
     t0 = time.perf_counter()
     try:
@@ -192,6 +197,9 @@ def build_parser():
                    help="also draw the backward pass, each rule linked to its forward op")
     p.add_argument("--show-values", action="store_true",
                    help="value and gradient summaries on every Variable (runs backward)")
+    p.add_argument("--fused-lstm", action="store_true",
+                   help="draw each LSTM as the one node training records (default: the "
+                        "cell op by op, step by step)")
     p.add_argument("--replay", metavar="OUT.html", default=None,
                    help="write a page stepping through the backward pass instead "
                         "(self-contained HTML, opens offline)")

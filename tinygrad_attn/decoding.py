@@ -8,8 +8,10 @@ The framework knows a model only through two calls:
 `ids (N, 1)` are the previous tokens, `scores (N, 1, V)` the next token's scores, `state`
 None at the first step and then whatever the model returned, `extras` a dict of per-step
 maps the model produced (``{"attention": (N, 1, Te)}``). Everything here runs under
-`no_grad()`; rows are decoded in blocks of `batch_size` (arrays that stay cache-sized make
-5 000 rows about 1.5x faster than one batch; the result does not depend on it).
+`no_grad()` (no tape) and `ops.recurrent.frozen_weights()` (fused LSTMs lay their weights
+out once per decode and reuse their step buffers); rows are decoded in blocks of
+`batch_size` (arrays that stay cache-sized make 5 000 rows about 1.5x faster than one batch;
+the result does not depend on it).
 
 `greedy` feeds each step's argmax back in. `beam_search` keeps the `beam` best partial
 sequences per row (by summed log-probability) and returns the best one; it knows nothing of
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .ops.recurrent import frozen_weights
 from .tape import Variable, no_grad
 
 __all__ = ["Decoded", "greedy", "beam_search", "take_rows"]
@@ -72,10 +75,11 @@ def greedy(model, xs, start_id, length, *, batch_size=256):
         raise ValueError(f"generate: batch_size must be at least 1, got {batch_size}")
     if length < 0:
         raise ValueError(f"generate: length must be at least 0, got {length}")
-    blocks = [_greedy_rows(model, xs[i:i + batch_size], start_id, length)
-              for i in range(0, len(xs), batch_size)]
-    if not blocks:  # no rows: still the right shapes
-        blocks = [_greedy_rows(model, xs[:0], start_id, length)]
+    with frozen_weights():
+        blocks = [_greedy_rows(model, xs[i:i + batch_size], start_id, length)
+                  for i in range(0, len(xs), batch_size)]
+        if not blocks:  # no rows: still the right shapes
+            blocks = [_greedy_rows(model, xs[:0], start_id, length)]
     return join(blocks)
 
 
@@ -160,12 +164,13 @@ def beam_search(model, xs, start_id, length, *, beam=4, batch_size=256, end_id=N
         raise ValueError(f"beam_search: length_norm must be at least 0, got {length_norm}")
     if length == 0:      # nothing to search; greedy gives the empty answer with its shapes
         return greedy(model, xs, start_id, 0, batch_size=batch_size)
-    blocks = [_beam_rows(model, xs[i:i + batch_size], start_id, length, int(beam), end_id,
-                         float(length_norm))
-              for i in range(0, len(xs), batch_size)]
-    if not blocks:
-        blocks = [_beam_rows(model, xs[:0], start_id, length, int(beam), end_id,
-                             float(length_norm))]
+    with frozen_weights():   # as in greedy: weights laid out once, step buffers reused
+        blocks = [_beam_rows(model, xs[i:i + batch_size], start_id, length, int(beam),
+                             end_id, float(length_norm))
+                  for i in range(0, len(xs), batch_size)]
+        if not blocks:
+            blocks = [_beam_rows(model, xs[:0], start_id, length, int(beam), end_id,
+                                 float(length_norm))]
     return join(blocks)
 
 

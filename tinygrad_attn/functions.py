@@ -10,6 +10,7 @@ from .ops.arithmetic import add, div, mul, neg, pow, sub
 from .ops.elementwise import cast, exp, log, relu, sigmoid, tanh
 from .ops.indexing import embedding, getitem, masked_fill, where
 from .ops.linalg import matmul
+from .ops.recurrent import lstm
 from .ops.reduction import max, mean, min, sum
 from .ops.shape import (broadcast_to, concat, expand_dims, reshape, split, squeeze, stack,
                         sum_to, swapaxes, transpose, unstack)
@@ -20,6 +21,7 @@ __all__ = [
     "sum", "mean", "max", "min", "broadcast_to", "sum_to", "reshape", "transpose", "swapaxes",
     "expand_dims", "squeeze", "concat", "split", "stack", "unstack", "matmul", "getitem",
     "embedding", "where", "masked_fill", "softmax", "log_softmax", "softmax_cross_entropy",
+    "lstm",
 ]
 
 

@@ -88,7 +88,9 @@ def test_smoke_attention_learns_to_reverse_digit_strings():
     np.testing.assert_array_equal(focus, np.arange(L)[::-1])
 
 
-@pytest.mark.parametrize("Model", [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq])
+@pytest.mark.parametrize("Model", [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq,
+                                   models.BiLSTMSeq2seq, models.AttentionFeedSeq2seq,
+                                   models.DeepSeq2seq, models.GNMTSeq2seq])
 def test_generate_in_row_blocks_gives_the_same_tokens_and_weights(Model):
     rng = np.random.default_rng(5)
     model = Model(9, 4, 6, seed=3)

@@ -12,6 +12,9 @@ from tinygrad_attn.book.models import init_params
 
 MODELS = {"seq2seq": models.Seq2seq, "peeky": models.PeekySeq2seq,
           "attention": models.AttentionSeq2seq}
+# the further RNN structures (issue 13): not the book's parameters, the same protocol
+FURTHER = {"bilstm": models.BiLSTMSeq2seq, "attention-feed": models.AttentionFeedSeq2seq,
+           "deep": models.DeepSeq2seq, "gnmt": models.GNMTSeq2seq}
 V, D, H = 11, 3, 5
 BOOK_NAMES = ["encoder.embed.W", "encoder.lstm.Wx", "encoder.lstm.Wh", "encoder.lstm.b",
               "decoder.embed.W", "decoder.lstm.Wx", "decoder.lstm.Wh", "decoder.lstm.b",
@@ -46,16 +49,16 @@ def test_seeded_init_is_the_books(kind):
     assert not np.array_equal(a.encoder.lstm.Wx.data, b.encoder.lstm.Wx.data)
 
 
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", list(MODELS) + list(FURTHER))
 def test_defaults_match_the_books_experiment(kind):
-    model = MODELS[kind](V)
+    model = {**MODELS, **FURTHER}[kind](V)
     assert (model.wordvec_size, model.hidden_size) == (16, 256)
 
 
-@pytest.mark.parametrize("kind", list(MODELS))
+@pytest.mark.parametrize("kind", list(MODELS) + list(FURTHER))
 def test_loss_generate_float32_end_to_end(kind):
     rng = np.random.default_rng(0)
-    model = MODELS[kind](V, D, H, seed=0)
+    model = {**MODELS, **FURTHER}[kind](V, D, H, seed=0)
     xs, ts = rng.integers(0, V, (4, 7)), rng.integers(0, V, (4, 6))
     loss = model.loss(xs, ts)
     assert loss.shape == () and loss.dtype == np.float32
@@ -119,7 +122,7 @@ def test_ops_are_recorded_under_module_scopes():
     assert "softmax" in scopes[("decoder", "attention")]
     assert "embedding" in scopes[("encoder", "embed")]
     assert "matmul" in scopes[("decoder", "affine")]
-    assert "split" in scopes[("decoder", "lstm")]
+    assert "lstm" in scopes[("decoder", "lstm")]
     assert "softmax_cross_entropy" in scopes[()]
     assert set(scopes) <= {(), ("encoder",), ("decoder",), ("encoder", "embed"),
                            ("encoder", "lstm"), ("decoder", "embed"), ("decoder", "lstm"),
@@ -152,7 +155,11 @@ def test_no_backward_is_written_under_models():
 
 ENTRY_POINTS = {"seq2seq": "tinygrad_attn_models:Seq2seq",
                 "peeky": "tinygrad_attn_models:PeekySeq2seq",
-                "attention": "tinygrad_attn_models:AttentionSeq2seq"}
+                "attention": "tinygrad_attn_models:AttentionSeq2seq",
+                "bilstm": "tinygrad_attn_models:BiLSTMSeq2seq",
+                "attention-feed": "tinygrad_attn_models:AttentionFeedSeq2seq",
+                "deep": "tinygrad_attn_models:DeepSeq2seq",
+                "gnmt": "tinygrad_attn_models:GNMTSeq2seq"}
 
 
 def test_entry_points_name_the_models():
@@ -162,7 +169,7 @@ def test_entry_points_name_the_models():
 
     for name, value in ENTRY_POINTS.items():
         ep = EntryPoint(name=name, value=value, group="tinygrad_attn.models")
-        assert ep.load() is MODELS[name]
+        assert ep.load() is {**MODELS, **FURTHER}[name]
     installed = {ep.name: ep.value for ep in entry_points(group="tinygrad_attn.models")}
     for name, value in installed.items():
         if name in ENTRY_POINTS:

@@ -5,6 +5,8 @@ Forward code only: every gradient comes from the tape (`Variable.backward`).
     module.py     Parameter, Module (parameters, named_parameters, zero_grad, state_dict)
     layers.py     Linear, Embedding, and the initialisation helpers (make_rng)
     recurrent.py  LSTM
+    bidirectional.py  BiLSTM (a second LSTM reads the input backwards)
+    stacked.py    StackedLSTM (layers with residual connections)
     attention.py  Attention, attention_weight, weight_sum
 
 Layers are initialised as in *Deep Learning from Scratch 2*. Each constructor takes
@@ -17,6 +19,8 @@ from .attention import Attention, attention_weight, weight_sum
 from .layers import Embedding, Linear, make_rng
 from .module import Module, Parameter
 from .recurrent import LSTM
+from .bidirectional import BiLSTM
+from .stacked import StackedLSTM
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "LSTM", "Attention",
-           "attention_weight", "weight_sum", "make_rng"]
+           "attention_weight", "weight_sum", "make_rng", "BiLSTM", "StackedLSTM"]

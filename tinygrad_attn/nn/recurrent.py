@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functions as F
+from ..ops.recurrent import lstm_cell
 from .layers import _normal, make_rng
 from .module import Module, Parameter
 
@@ -22,8 +23,9 @@ class LSTM(Module):
 
     ``forward(xs (N, T, D), state=None) -> (hs (N, T, H), (h, c))``. ``state`` is an initial
     ``(h, c)``; either may be None, meaning zeros (the book's default, and its decoders'
-    ``set_state(h)`` with c = 0). The input projection ``xs @ Wx + b`` of all T steps is one
-    matmul; the recurrence then runs `cell` step by step.
+    ``set_state(h)`` with c = 0). The whole sequence is one recorded node (`F.lstm`): the
+    input projection of all T steps is one product, each step one ``h @ Wh`` and in-place
+    gate math, and its gradient rule is fused the same way (`F.lstm`'s docstring).
     Init: ``Wx ~ N(0, 1) / sqrt(D)``, ``Wh ~ N(0, 1) / sqrt(H)``, ``b = 0``.
     """
 
@@ -38,22 +40,15 @@ class LSTM(Module):
 
     def forward(self, xs, state=None):
         h, c = (None, None) if state is None else state
-        # all steps' input projections at once, time-major so each step's slice is contiguous
-        xw = F.swapaxes(xs, 0, 1) @ self.Wx + self.b     # (T, N, 4H)
-        hs = []
-        for xw_t in F.unstack(xw, axis=0):
-            h, c = self.cell(xw_t, h, c)
-            hs.append(h)
-        return F.stack(hs, axis=1), (h, c)
+        # one recorded node for the whole sequence (tinygrad_attn/ops/recurrent.py); its
+        # rule falls back to the step-by-step `cell` composite when a pass records a graph
+        hs, h, c = F.lstm(xs, self.Wx, self.Wh, self.b, h, c)
+        return hs, (h, c)
 
     def cell(self, xw_t, h, c):
-        """One step from the projected input ``xw_t = x_t @ Wx + b`` (N, 4H).
+        """One step from the projected input ``xw_t = x_t @ Wx + b`` (N, 4H), recorded op by
+        op (for step-by-step decoders; `forward` does all steps as one node).
 
         ``h`` / ``c`` None stand for zeros (nothing is computed for them).
         """
-        A = xw_t if h is None else xw_t + h @ self.Wh
-        f, g, i, o = F.split(A, 4, axis=-1)
-        f, g, i, o = F.sigmoid(f), F.tanh(g), F.sigmoid(i), F.sigmoid(o)
-        c = g * i if c is None else f * c + g * i
-        h = o * F.tanh(c)
-        return h, c
+        return lstm_cell(xw_t, h, c, self.Wh)

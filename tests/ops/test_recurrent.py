@@ -1,0 +1,160 @@
+"""lstm: the fused one-node LSTM proved equal to its step-by-step composite (values and
+first-order gradients, float32 and float64, with and without an initial state, any subset of
+its outputs used), against finite differences, and at second order (its rule falls back to
+the composite when the pass records)."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_attn.functions as F
+from tinygrad_attn import Variable, grad, no_grad
+from tinygrad_attn.ops.recurrent import lstm_composite, step_by_step
+from tinygrad_attn.testing import gradcheck, gradgradcheck
+
+from . import examples
+
+STATES = ["zeros", "h", "c", "h and c"]
+OUTPUTS = [("hs",), ("h",), ("c",), ("hs", "h"), ("hs", "c"), ("h", "c"), ("hs", "h", "c")]
+# fused and composite run the same float operations in a different grouping of the
+# products' columns: equal up to the rounding of the dtype
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+def operands(rng, N, T, D, H, state, dtype):
+    arrays = [rng.standard_normal((N, T, D)), rng.standard_normal((D, 4 * H)) / np.sqrt(D),
+              rng.standard_normal((H, 4 * H)) / np.sqrt(H), rng.standard_normal(4 * H),
+              rng.standard_normal((N, H)) if "h" in state.split() else None,
+              rng.standard_normal((N, H)) if "c" in state.split() else None]
+    return [None if a is None else Variable(a.astype(dtype)) for a in arrays]
+
+
+def projected(outs, used, us):
+    """sum(u * output) over the outputs in `used`: a scalar that uses only those."""
+    total = None
+    for name, y, u in zip(("hs", "h", "c"), outs, us):
+        if name in used:
+            term = (y * u).sum()
+            total = term if total is None else total + term
+    return total
+
+
+@given(N=st.integers(1, 3), T=st.integers(1, 4), D=st.integers(1, 3), H=st.integers(1, 4),
+       state=st.sampled_from(STATES), used=st.sampled_from(OUTPUTS),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_fused_equals_composite(N, T, D, H, state, used, dtype, seed):
+    rng = np.random.default_rng(seed)
+    args = operands(rng, N, T, D, H, state, dtype)
+    inputs = [a for a in args if a is not None]
+    fused, composite = F.lstm(*args), lstm_composite(*args)
+    assert fused[0].creator is not None and fused[0].creator.name == "lstm"
+    for a, b in zip(fused, composite):
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+        np.testing.assert_allclose(a.data, b.data, **TOL[dtype])
+    us = [rng.standard_normal(y.shape).astype(dtype) for y in fused]
+    g_fused = grad(projected(fused, used, us), inputs, allow_unused=True)
+    g_comp = grad(projected(composite, used, us), inputs, allow_unused=True)
+    for x, a, b in zip(inputs, g_fused, g_comp):
+        if b is None:   # the input did not reach the used outputs (Wh of one step from zeros)
+            assert a is None or not a.data.any()
+            continue
+        assert a.dtype == dtype and a.shape == x.shape
+        np.testing.assert_allclose(a.data, b.data, **TOL[dtype])
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_gradcheck(state):
+    rng = np.random.default_rng(3)
+    args = [a.data for a in operands(rng, 2, 3, 2, 3, state, np.float64) if a is not None]
+    has_h, has_c = "h" in state.split(), "c" in state.split()
+
+    def f(xs, Wx, Wh, b, *s):
+        return F.lstm(xs, Wx, Wh, b, s[0] if has_h else None, s[-1] if has_c else None)
+
+    assert gradcheck(f, *args)
+
+
+@examples(0.1)
+@given(T=st.integers(1, 3), state=st.sampled_from(STATES), seed=st.integers(0, 2**16))
+def test_gradgradcheck(T, state, seed):
+    rng = np.random.default_rng(seed)
+    args = [a.data for a in operands(rng, 2, T, 2, 2, state, np.float64) if a is not None]
+    has_h, has_c = "h" in state.split(), "c" in state.split()
+
+    def f(xs, Wx, Wh, b, *s):
+        return F.lstm(xs, Wx, Wh, b, s[0] if has_h else None, s[-1] if has_c else None)
+
+    assert gradgradcheck(f, *args)
+
+
+def test_recording_pass_differentiates_the_composite():
+    """With create_graph the rule returns recorded Variables (a graph), equal to the fused
+    first-order ones."""
+    rng = np.random.default_rng(0)
+    args = operands(rng, 2, 3, 2, 3, "h and c", np.float64)
+    hs, h, c = F.lstm(*args)
+    loss = (hs * hs).sum() + (c * h).sum()
+    first = grad(loss, args)
+    recorded = grad(loss, args, create_graph=True)
+    for a, b in zip(first, recorded):
+        assert a.creator is None and b.creator is not None
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-12)
+
+
+def test_second_pass_over_one_graph_gives_the_same_gradients():
+    """The fused rule writes over its workspace; a second pass recomputes it."""
+    rng = np.random.default_rng(1)
+    args = operands(rng, 3, 4, 2, 3, "h", np.float32)
+    hs, _, _ = F.lstm(*args)
+    loss = (hs * hs).sum()
+    first, second = grad(loss, args[:5]), grad(loss, args[:5])
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_nothing_recorded_without_grad_and_values_equal():
+    rng = np.random.default_rng(2)
+    args = operands(rng, 3, 4, 2, 3, "h and c", np.float32)
+    recorded = F.lstm(*args)
+    with no_grad():
+        plain = F.lstm(*args)
+    for a, b in zip(recorded, plain):
+        assert b.creator is None and not b.requires_grad
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_constants_take_the_variables_dtype():
+    rng = np.random.default_rng(4)
+    xs = Variable(rng.standard_normal((2, 3, 2)).astype(np.float32))
+    hs, h, c = F.lstm(xs, np.ones((2, 8)), np.ones((2, 8)) * 0.1, np.zeros(8))
+    assert hs.dtype == h.dtype == c.dtype == np.float32 and hs.creator.name == "lstm"
+
+
+@pytest.mark.parametrize("shapes", [
+    ((2, 3), (3, 8), (2, 8), (8,)),            # xs not 3-D
+    ((2, 3, 4), (3, 8), (2, 8), (8,)),         # Wx rows != D
+    ((2, 3, 4), (4, 8), (2, 6), (8,)),         # Wh not (H, 4H)
+    ((2, 3, 4), (4, 8), (2, 8), (6,)),         # b not (4H,)
+    ((2, 0, 4), (4, 8), (2, 8), (8,)),         # no steps
+])
+def test_bad_shapes_name_the_op_and_shapes(shapes):
+    args = [Variable(np.zeros(s)) for s in shapes]
+    with pytest.raises(ValueError, match=r"lstm: expected xs .* got xs \(2, "):
+        F.lstm(*args)
+
+
+def test_bad_state_shape():
+    args = [Variable(np.zeros(s)) for s in ((2, 3, 4), (4, 8), (2, 8), (8,), (3, 2))]
+    with pytest.raises(ValueError, match=r"state \(3, 2\)"):
+        F.lstm(*args)
+
+
+def test_step_by_step_records_the_composite_with_the_same_values():
+    rng = np.random.default_rng(5)
+    args = operands(rng, 2, 3, 2, 3, "h", np.float64)
+    fused = F.lstm(*args)
+    with step_by_step():
+        composite = F.lstm(*args)
+    assert fused[0].creator.name == "lstm" and composite[0].creator.name == "stack"
+    for a, b in zip(fused, composite):
+        np.testing.assert_allclose(a.data, b.data, **TOL[np.float64])
