@@ -379,10 +379,12 @@ def cmd_experiment_demo(args):
     tr = result.trainer
     hist = tr.history.epochs
     train_s = sum(e["seconds"] for e in hist)
+    cpu_s = sum(e["cpu_seconds"] for e in hist)
     acc = hist[-1]["accuracy"]
     n_test = len(result.dataset.x_test)
     print(f"\ntest accuracy after {tr.epoch} epochs: {acc:.2%} of {n_test} held-out dates "
-          f"(exact match; training {train_s:.0f} s, with evaluation {wall:.0f} s)")
+          f"(exact match; training {train_s:.0f} s, CPU {cpu_s:.0f} s; with evaluation "
+          f"{wall:.0f} s)")
     translator = experiment.Translator.load(out / "attention" / "last.npz")
     res = translator.translate(DEMO_DATES)
     print()
@@ -391,7 +393,8 @@ def cmd_experiment_demo(args):
     heat = _heatmap(translator, experiment.Translation(res.questions[:4], res.answers[:4],
                     _rows(res.decoded, 4)), out / "attention_heatmap.png")
     curve = plots.accuracy_curves(out / "accuracy.png",
-                                  [("attention (this demo)", [e["epoch"] for e in hist],
+                                  [(f"attention (this demo, {tr.steps_per_epoch} steps/epoch)",
+                                    [e["epoch"] for e in hist],
                                     [e["accuracy"] for e in hist])], book=True)
     print(f"\nattention heatmap: {heat}\naccuracy curve:    {curve}\n"
           f"checkpoint:        {out / 'attention' / 'best.npz'}  (try: python -m tinygrad_attn "

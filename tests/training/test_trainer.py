@@ -193,15 +193,21 @@ def test_adam_state_round_trips_and_is_checked():
 def test_on_a_terminal_the_bar_shows_loss_rate_and_eta(monkeypatch, capsys):
     import io
     import sys
+    import time
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
+    class Slow(models.Seq2seq):      # tqdm redraws at most every 0.1 s: make steps last
+        def loss(self, xs, ts):
+            time.sleep(0.15)
+            return super().loss(xs, ts)
+
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
     x, t = toy_task(n=64)
-    Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, batch_size=16).fit(1)
+    Trainer(Slow(9, 4, 8, seed=0), x, t, batch_size=16).fit(1)
     bar = err.getvalue()
     assert "epoch 1/1" in bar and "4/4" in bar and "loss=" in bar
     assert "step/s" in bar or "s/step" in bar           # the rate (tqdm flips it when slow)
