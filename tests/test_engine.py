@@ -2,7 +2,6 @@
 dtypes, integer Variables, operators, error messages."""
 import gc
 import operator
-import time
 import tracemalloc
 import weakref
 
@@ -200,13 +199,11 @@ def test_chain_of_100_000_ops_without_recursion_error():
     x = Variable(np.array([1.0, 2.0]))
     c = 1.00001
     h = x
-    start = time.perf_counter()
     for _ in range(100_000):
         h = h * c
     h.sum().backward()
     np.testing.assert_allclose(x.grad.data, [c ** 100_000] * 2, rtol=1e-9)
     del h  # freeing the chain must not recurse either
-    assert time.perf_counter() - start < 30
 
 
 def test_graph_is_freed_when_the_loss_is_dropped():
