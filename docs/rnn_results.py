@@ -1,4 +1,4 @@
-"""The experiment of docs/results_rnn.md: the further RNN structures beside the book's models.
+"""The experiment of docs/results.md (further RNN structures): the further RNN structures beside the book's models.
 
     OMP_NUM_THREADS=1 nice -n 5 python docs/rnn_results.py            # runs what is missing
     python docs/rnn_results.py --report                                # tables + pictures only
@@ -14,7 +14,7 @@ Every model is trained with the same settings (SETTINGS below) on the same batch
 shuffle seed); after each epoch the exact-match accuracy on the held-out 10% is measured
 (greedy decoding), with the epoch's wall and CPU seconds. Results go to
 docs/results_rnn/runs.json (one entry per task and model; a run already there is not redone),
-the pictures to docs/img/rnn_*.png. Every number in docs/results_rnn.md comes from here.
+the pictures to docs/img/rnn_*.png. Every number in docs/results.md (further RNN structures) comes from here.
 """
 import json
 import os

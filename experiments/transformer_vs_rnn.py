@@ -1,5 +1,5 @@
 """Transformer vs the RNN models on the date and addition tasks (helper-1's generators,
-helper-4's Trainer). Re-runnable; everything quoted in docs/results_xfmr.md comes from the
+helper-4's Trainer). Re-runnable; everything quoted in docs/results.md (Transformer and NTM) comes from the
 JSON this writes.
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 5 python experiments/transformer_vs_rnn.py \

@@ -11,7 +11,7 @@ The context vector of step t-1 is fed into step t's LSTM input, as well as (as i
 So the LSTM knows what it attended to before (e.g. which input positions it has already
 covered). The price: step t's input depends on step t-1's attention, so training runs the
 decoder step by step (batched over N) where `attention` attends to all Td steps in one
-matmul. The per-step loop costs what docs/results_rnn.md measures.
+matmul. The per-step loop costs what docs/results.md (further RNN structures) measures.
 """
 from __future__ import annotations
 
