@@ -34,22 +34,6 @@ class Parameter(Variable):
         return f"Parameter({name}shape={self.shape}, dtype={self.dtype})"
 
 
-def make_rng(rng=None, seed=None):
-    """A `numpy.random.Generator`: `rng` itself, or a new one from `seed`."""
-    if rng is not None and seed is not None:
-        raise ValueError("pass either rng or seed, not both")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return rng
-    return np.random.default_rng(seed)
-
-
-def _normal(rng, shape, divisor, dtype):
-    """The book's `randn(*shape) / divisor`, drawn in float64 and cast to `dtype`."""
-    return (rng.standard_normal(shape) / divisor).astype(dtype)
-
-
 class Module:
     """A container of parameters and child modules, in assignment order.
 

@@ -13,37 +13,13 @@ def _grad(*args, **kwargs):
     # tinygrad_attn.grad, looked up as the package's `_autograd` at each call: one seam, so
     # the kit's own tests can hand every check a broken autograd (see _core.compare)
     return sys.modules[__package__]._autograd(*args, **kwargs)
-from ._core import GradcheckError, KinkWarning, resolve_tolerances
+from ._core import (GradcheckError, KinkWarning, array_of, as_outputs, check_not_complex,
+                    is_floating, resolve_tolerances)
 
 __all__ = ["numerical_grad", "gradcheck", "gradgradcheck"]
 
 
-# --- helpers ----------------------------------------------------------------------------
-def _array_of(x):
-    return x.data if isinstance(x, Variable) else np.asarray(x)
-
-
-def _is_floating(x):
-    return _array_of(x).dtype.kind == "f"
-
-
-def _check_not_complex(inputs, where):
-    for i, x in enumerate(inputs):
-        if _array_of(x).dtype.kind == "c":
-            raise TypeError(f"{where}: input {i} is complex; only real inputs are supported")
-
-
-def _as_outputs(out, where):
-    """f's result as a list of Variables, and whether it was a single Variable."""
-    single = not isinstance(out, (tuple, list))
-    outs = [out] if single else list(out)
-    for k, y in enumerate(outs):
-        if not isinstance(y, Variable):
-            raise TypeError(f"{where}: f must return a Variable or a tuple/list of Variables; "
-                            f"output {k} is a {type(y).__name__}")
-    return outs, single
-
-
+# --- helpers (array_of, as_outputs, ... are shared with the other checks, in _core) -------
 def _grad_output_list(grad_output, outs, single, where):
     """`grad_output` as one float64 array per output (None: ones, one-element outputs only)."""
     if grad_output is None:
@@ -58,7 +34,7 @@ def _grad_output_list(grad_output, outs, single, where):
                          f"{len(gos)} entries")
     result = []
     for k, (g, y) in enumerate(zip(gos, outs)):
-        g = np.asarray(_array_of(g), dtype=np.float64)
+        g = np.asarray(array_of(g), dtype=np.float64)
         if g.shape != y.shape:
             raise ValueError(f"{where}: grad_output {k} has shape {g.shape} but output {k} "
                              f"has shape {y.shape}")
@@ -69,7 +45,7 @@ def _grad_output_list(grad_output, outs, single, where):
 def _float64_inputs(inputs):
     """Fresh float64 leaf Variables for floating inputs; integer inputs unchanged."""
     # C order: the perturbation loop reshapes to a flat view (a transposed input would copy)
-    return [Variable(np.array(_array_of(x), dtype=np.float64, order="C")) if _is_floating(x)
+    return [Variable(np.array(array_of(x), dtype=np.float64, order="C")) if is_floating(x)
             else x for x in inputs]
 
 
@@ -84,7 +60,7 @@ def _jacobian_columns(f, inputs, eps, where):
     xs = _float64_inputs(inputs)
 
     def evaluate():
-        outs, _ = _as_outputs(f(*xs), where)
+        outs, _ = as_outputs(f(*xs), where)
         return np.concatenate([np.asarray(y.data, dtype=np.float64).ravel() for y in outs])
 
     cols = []
@@ -133,8 +109,8 @@ def numerical_grad(f, *inputs, eps=1e-6, grad_output=None):
     list
         One float64 ndarray per input, of that input's shape; None for integer/bool inputs.
     """
-    _check_not_complex(inputs, "numerical_grad")
-    outs, single = _as_outputs(f(*_float64_inputs(inputs)), "numerical_grad")
+    check_not_complex(inputs, "numerical_grad")
+    outs, single = as_outputs(f(*_float64_inputs(inputs)), "numerical_grad")
     gos = _grad_output_list(grad_output, outs, single, "numerical_grad")
     u = np.concatenate([g.ravel() for g in gos])
     cols = _jacobian_columns(f, inputs, eps, "numerical_grad")
@@ -176,8 +152,8 @@ def gradgradcheck(f, *inputs, atol=None, rtol=None, eps=None, n_projections=2, s
     first order is right; `locate` (order 2) then names the op whose rule it is. Same
     arguments, result and errors as `gradcheck`.
     """
-    _check_not_complex(inputs, "gradgradcheck")
-    float_idx = [i for i, x in enumerate(inputs) if _is_floating(x)]
+    check_not_complex(inputs, "gradgradcheck")
+    float_idx = [i for i, x in enumerate(inputs) if is_floating(x)]
     if not float_idx:
         raise ValueError("gradgradcheck: no floating input to differentiate")
     first_order = _first_order_of(f, inputs, float_idx, seed)
@@ -189,11 +165,11 @@ def gradgradcheck(f, *inputs, atol=None, rtol=None, eps=None, n_projections=2, s
 def _first_order_of(f, inputs, float_idx, seed):
     # The first-order projection u is drawn once, so g is a fixed (deterministic) function.
     rng = np.random.default_rng([seed, 1])
-    probe, _ = _as_outputs(f(*_float64_inputs(inputs)), "gradgradcheck")
+    probe, _ = as_outputs(f(*_float64_inputs(inputs)), "gradgradcheck")
     us = [rng.standard_normal(y.shape) for y in probe]
 
     def first_order(*xs):
-        outs, _ = _as_outputs(f(*xs), "gradgradcheck")
+        outs, _ = as_outputs(f(*xs), "gradgradcheck")
         wrt = [xs[i] for i in float_idx]
         seeds = [Variable(u.astype(y.dtype), requires_grad=False) for u, y in zip(us, outs)]
         gs = _grad(outs, wrt, grad_outputs=seeds, create_graph=True, allow_unused=True)
@@ -213,11 +189,11 @@ def _check(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception, whe
 def _check_recorded(f, inputs, atol, rtol, eps, n_projections, seed, raise_exception, where,
                     order, repro_dir, run_locate, level):
     from . import _core
-    _check_not_complex(inputs, where)
-    float_idx = [i for i, x in enumerate(inputs) if _is_floating(x)]
+    check_not_complex(inputs, where)
+    float_idx = [i for i, x in enumerate(inputs) if is_floating(x)]
     if not float_idx:
         raise ValueError(f"{where}: no floating input to differentiate")
-    dtypes = [_array_of(inputs[i]).dtype for i in float_idx]
+    dtypes = [array_of(inputs[i]).dtype for i in float_idx]
     eps, atol, rtol, narrow = resolve_tolerances(dtypes, eps, atol, rtol, where, stacklevel=5)
     calls = []
     res = _core.compare(f, list(inputs), eps=eps, atol=atol, rtol=rtol,
@@ -236,10 +212,10 @@ def _check_recorded(f, inputs, atol, rtol, eps, n_projections, seed, raise_excep
         if level == 2:
             # the first-order graph is built from f's forward graph: check its rules twice
             original = getattr(f, "original", None)
-            xs = [Variable(np.array(_array_of(x))) if _is_floating(x) else x for x in inputs]
+            xs = [Variable(np.array(array_of(x))) if is_floating(x) else x for x in inputs]
             from ._core import recording_order
             with recording_order() as seen:
-                fwd, _ = _as_outputs(original(*xs), where)
+                fwd, _ = as_outputs(original(*xs), where)
             report = locate_outputs(fwd, seen, seed=seed, order=2)
         else:
             report = locate_outputs(res.outs, calls, seed=seed)
