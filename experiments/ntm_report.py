@@ -13,10 +13,8 @@ Figure 6 of Graves et al. 2014).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 
 import matplotlib
 
@@ -25,15 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_attn as tga  # noqa: E402
+from tinygrad_attn.files import write_json  # noqa: E402
 from tinygrad_attn.copy_cli import evaluate, load_model, parse_lengths  # noqa: E402
 from tinygrad_attn.data.copy_task import copy_batch  # noqa: E402
-
-
-def write_json(path, obj):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

@@ -12,16 +12,14 @@ machine: compare within one run only).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import pathlib
 import sys
-import tempfile
 
 import numpy as np
 
 import tinygrad_attn_models as models
 from tinygrad_attn.data import load_dataset, make_file
+from tinygrad_attn.files import write_json
 from tinygrad_attn.training import Trainer, exact_match
 
 SIZES = {  # the RNN models at the book's sizes; the Transformer small enough for 2 cores
@@ -33,13 +31,6 @@ SIZES = {  # the RNN models at the book's sizes; the Transformer small enough fo
 }
 CLASSES = {"seq2seq": models.Seq2seq, "peeky": models.PeekySeq2seq,
            "attention": models.AttentionSeq2seq, "transformer": models.Transformer}
-
-
-def write_json(path, obj):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

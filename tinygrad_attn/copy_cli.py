@@ -12,13 +12,12 @@ Checkpoints hold the weights, the model's kind and config, and the learning curv
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 
 import numpy as np
+
+from .files import write_json
 
 __all__ = ["train", "evaluate", "load_model", "parse_lengths", "add_parser"]
 
@@ -135,14 +134,6 @@ def evaluate(model, lengths, *, n=64, seed=1234, batch_size=32):
     return result
 
 
-def _write_json(path, obj):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
 def cmd_train(args):
     if _model_class(args.model).kind == "ntm":
         kwargs = dict(controller_size=args.hidden_size, memory_size=args.memory_size,
@@ -165,7 +156,7 @@ def cmd_eval(args):
     for L, v in result.items():
         print(f"  length {L:3d}: {v:7.2f} of {8 * L} bits")
     if args.json:
-        _write_json(args.json, {"kind": meta["kind"], "step": meta["step"], "n": args.n,
+        write_json(args.json, {"kind": meta["kind"], "step": meta["step"], "n": args.n,
                                 "bits_wrong": {str(k): v for k, v in result.items()}})
     return 0
 

@@ -47,6 +47,7 @@ import numpy as np
 
 from . import checkpoint
 from .checkpoint import CheckpointError
+from .files import write_atomic
 from .memory import configure_from_environment
 from .optim import Adam, clip_grad_norm_
 
@@ -105,12 +106,6 @@ class History:
 
     def loss_csv(self):
         return "step,loss\n" + "".join(f"{i + 1},{v!r}\n" for i, v in enumerate(self.loss))
-
-
-def _atomic_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 class Trainer:
@@ -236,12 +231,12 @@ class Trainer:
 
     def write_history(self):
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_text(self.out_dir / "history.json",
+        write_atomic(self.out_dir / "history.json",
                      json.dumps({**self.history.to_dict(), "best": self.best,
                                  "kind": self.model.kind, "config": self.model.config(),
                                  "trainer": self.settings()}, indent=1))
-        _atomic_text(self.out_dir / "history.csv", self.history.epochs_csv())
-        _atomic_text(self.out_dir / "loss.csv", self.history.loss_csv())
+        write_atomic(self.out_dir / "history.csv", self.history.epochs_csv())
+        write_atomic(self.out_dir / "loss.csv", self.history.loss_csv())
 
     def restore(self, source):
         """Continue from a checkpoint (a path or a `checkpoint.Checkpoint`): parameters,

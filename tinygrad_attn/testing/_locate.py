@@ -7,15 +7,14 @@ projections. The first op in forward order whose rule disagrees is the finding.
 """
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
-import tempfile
 import time
 
 import numpy as np
 
 from .. import Variable, grad as _grad, set_grad_enabled
+from ..files import write_atomic
 from . import _core
 from ._core import fmt_index, fmt_shape
 
@@ -217,31 +216,16 @@ def render_dot(dot, path):
                          ".pdf (or .dot/.gv for the source)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt in ("dot", "gv"):
-        _write_atomic(path, dot.source.encode("utf-8"))
+        write_atomic(path, dot.source.encode("utf-8"))
         return path
     if shutil.which("dot") is None:
         source = path.with_suffix(".dot")
-        _write_atomic(source, dot.source.encode("utf-8"))
+        write_atomic(source, dot.source.encode("utf-8"))
         raise viz.GraphvizNotFoundError(source)
     if fmt == "png":
         dot.graph_attr.setdefault("dpi", "144")
-    _write_atomic(path, dot.pipe(format=fmt))
+    write_atomic(path, dot.pipe(format=fmt))
     return path
-
-
-def _write_atomic(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a drawing is not
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- checking one op ----------------------------------------------------------------------

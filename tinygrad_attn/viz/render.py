@@ -8,14 +8,13 @@ clusters (the deepest level that fits) and says so in the picture's caption and 
 """
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
-import tempfile
 import warnings
 
 import graphviz
 
+from ..files import write_atomic
 from .dot import make_dot
 
 __all__ = ["render", "GraphvizNotFoundError", "LargeGraphWarning", "SLOW_LAYOUT_EDGES"]
@@ -104,21 +103,6 @@ def render(outputs, path, format=None, *, budget=SLOW_LAYOUT_EDGES,  # noqa: A00
         raise _missing_dot(dot, path) from None
     write_atomic(path, data)
     return path
-
-
-def write_atomic(path, data):
-    """Write bytes to `path` through a temporary file in the same directory."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _missing_dot(dot, path):
