@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_attn as tga
+import tinygrad_attn.functions as F
 from tinygrad_attn import Variable, nn
 from tinygrad_attn.nn import ntm
 from tinygrad_attn.testing import gradcheck, gradgradcheck
@@ -97,12 +98,120 @@ def test_ntm_forward_returns_weightings_that_are_distributions():
 
 @pytest.mark.parametrize("order", [1, 2])
 def test_head_addressing_gradients(order):
-    """A write head's whole addressing, from the controller state, memory and previous
-    weighting to (w, erase, add): first and second order against finite differences."""
+    """Both heads' whole addressing, from the controller state, memory and previous
+    weightings to (w, erase, add): first and second order against finite differences."""
     rng = np.random.default_rng(2)
-    head = ntm.NTMHead(3, 2, write=True, dtype=np.float64, rng=rng)
+    heads = ntm.NTMHeads(3, 2, dtype=np.float64, rng=rng)
     h, memory = rng.standard_normal((2, 3)), rng.standard_normal((2, 4, 2))
-    w_prev = rng.dirichlet(np.ones(4), 2)
-    f = lambda h, m, w: head(h, m, w)  # noqa: E731
+    w_prev = rng.dirichlet(np.ones(4), (2, 2))
+    f = lambda h, m, w: heads(h, m, w)  # noqa: E731
     check = gradcheck if order == 1 else gradgradcheck
     assert check(f, h, memory, w_prev)
+
+
+def test_content_weighting_of_several_heads_is_each_head_alone():
+    rng = np.random.default_rng(3)
+    memory, keys = V(rng.standard_normal((2, 5, 3))), V(rng.standard_normal((2, 4, 3)))
+    betas = V(rng.uniform(0.5, 3, (2, 4, 1)))
+    together = ntm.content_weighting(memory, keys, betas).data
+    for j in range(4):
+        alone = ntm.content_weighting(memory, V(keys.data[:, j]), V(betas.data[:, j]))
+        np.testing.assert_allclose(together[:, j], alone.data, rtol=1e-14)
+        cos = F.cosine_similarity(V(keys.data[:, j, None]), memory, axis=-1)
+        np.testing.assert_allclose(alone.data, F.softmax(V(betas.data[:, j]) * cos).data,
+                                   rtol=1e-13)
+
+
+def _reference_ntm(model, xs):
+    """The NTM's step as its docstring writes it, one head at a time, in plain NumPy:
+    the concatenated controller input, two separate head projections, the output per step."""
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    softplus = lambda z: np.log1p(np.exp(z))  # noqa: E731
+
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    lstm, heads = model.controller, model.heads
+    Wx, Wh, b = lstm.Wx.data, lstm.Wh.data, lstm.b.data
+    Wp, bp = heads.fc.W.data, heads.fc.b.data
+    N, T, _ = xs.shape
+    R, M, K, P = model.R, model.M, heads.K, heads.P
+    C = Wh.shape[0]
+    memory = np.full((N, R, M), 1e-6)
+    r = np.tanh(model.read0.data)[None].repeat(N, 0)
+    w_prev = [softmax(model.weights0.data[j])[None].repeat(N, 0) for j in (0, 1)]
+    h = c = np.zeros((N, C))
+    ys, reads, writes = [], [], []
+    for t in range(T):
+        A = np.concatenate([xs[:, t], r], -1) @ Wx + b + h @ Wh
+        f, g_, i, o = np.split(A, 4, -1)
+        c = sig(f) * c + np.tanh(g_) * sig(i)
+        h = sig(o) * np.tanh(c)
+        raw = h @ Wp + bp
+        w_new = []
+        for j in (0, 1):
+            p = raw[:, j * P:(j + 1) * P]
+            key, beta = np.tanh(p[:, :M]), softplus(p[:, M:M + 1])
+            gamma, g = 1 + softplus(p[:, M + 1:M + 2]), sig(p[:, M + 2:M + 3])
+            s = softmax(p[:, M + 3:])
+            cos = (memory @ key[:, :, None])[..., 0] / np.sqrt(
+                ((memory ** 2).sum(-1) + 1e-8) * ((key ** 2).sum(-1, keepdims=True) + 1e-8))
+            wg = g * softmax(beta * cos) + (1 - g) * w_prev[j]
+            ws = sum(s[:, [k]] * np.roll(wg, k - K // 2, -1) for k in range(K))
+            q = (ws + 1e-12) ** gamma
+            w_new.append(q / q.sum(-1, keepdims=True))
+        w_prev = w_new
+        r = (w_new[0][:, :, None] * memory).sum(1)
+        erase, add = sig(raw[:, 2 * P:2 * P + M]), np.tanh(raw[:, 2 * P + M:])
+        ww = w_new[1][:, :, None]
+        memory = memory * (1 - ww * erase[:, None]) + ww * add[:, None]
+        ys.append(np.concatenate([h, r], -1) @ model.out.W.data + model.out.b.data)
+        reads.append(w_new[0])
+        writes.append(w_new[1])
+    return np.stack(ys, 1), np.stack(reads, 1), np.stack(writes, 1)
+
+
+def test_ntm_forward_is_the_step_of_its_docstring():
+    """Both heads from one Linear, the controller's input projection split in two and the
+    output Linear after the loop compute exactly the paper's step, head by head."""
+    model = nn.NTM(5, 3, controller_size=6, memory_size=7, memory_width=4, dtype=np.float64,
+                   seed=1)
+    rng = np.random.default_rng(1)
+    for prm in model.parameters():
+        prm.data[...] = rng.standard_normal(prm.shape) * 0.5
+    xs = rng.standard_normal((2, 5, 5))
+    ys, maps = model(Variable(xs))
+    ref_y, ref_r, ref_w = _reference_ntm(model, xs)
+    np.testing.assert_allclose(ys.data, ref_y, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(maps["read"].data, ref_r, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(maps["write"].data, ref_w, rtol=1e-10, atol=1e-14)
+
+
+def test_ntm_initial_state_is_collier_and_beels():
+    """Constant memory 1e-6 (not a parameter), learned r_0 and w_0 drawn away from uniform
+    (a uniform w_0 over constant memory keeps every weighting uniform), forget bias 1."""
+    model = nn.NTM(9, 8, controller_size=10, memory_size=16, memory_width=4, seed=0)
+    names = dict(model.named_parameters())
+    assert "memory0" not in names and {"read0", "weights0"} <= set(names)
+    np.testing.assert_array_equal(model.initial_memory(3).data, np.full((3, 16, 4), 1e-6,
+                                                                        np.float32))
+    assert model.initial_memory(3).dtype == np.float32
+    assert np.ptp(model.weights0.data, axis=-1).min() > 0.1
+    np.testing.assert_array_equal(model.controller.b.data[:10], 1.0)
+    np.testing.assert_array_equal(model.controller.b.data[10:], 0.0)
+    learned = nn.NTM(9, 8, controller_size=10, memory_size=16, memory_width=4,
+                     memory_init="learned", seed=0)
+    assert dict(learned.named_parameters())["memory0"].shape == (16, 4)
+    with pytest.raises(ValueError, match="NTM: memory_init must be one of"):
+        nn.NTM(9, 8, memory_init="zeros")
+
+
+def test_ntm_second_order_through_the_whole_model():
+    """create_graph=True through every step (controller, both heads, reads and writes):
+    second-order gradients of the outputs with respect to the inputs against finite
+    differences."""
+    model = nn.NTM(3, 2, controller_size=3, memory_size=4, memory_width=2, dtype=np.float64,
+                   seed=2)
+    xs = np.random.default_rng(2).standard_normal((2, 3, 3))
+    assert gradgradcheck(lambda xs: model(xs)[0], xs)

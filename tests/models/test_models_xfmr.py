@@ -124,6 +124,9 @@ def test_transformer_config_rebuilds_it():
 COPY_MODELS = {
     "ntm": lambda seed: models.NTM(4, 3, controller_size=3, memory_size=5, memory_width=2,
                                    seed=seed, dtype=np.float64),
+    "ntm_learned_memory": lambda seed: models.NTM(4, 3, controller_size=3, memory_size=5,
+                                                  memory_width=2, memory_init="learned",
+                                                  seed=seed, dtype=np.float64),
     "lstm": lambda seed: models.LSTMCopy(4, 3, hidden_size=3, seed=seed, dtype=np.float64),
 }
 
@@ -148,7 +151,7 @@ def test_copy_models_config_and_shapes():
         xs, _, _ = copy_batch(np.random.default_rng(0), 2, 3, bits=3)
         logits, extras = model(xs)
         assert logits.shape == (2, 7, 3)
-        if name == "ntm":
+        if name.startswith("ntm"):
             assert extras["read"].shape == extras["write"].shape == (2, 7, 5)
 
 

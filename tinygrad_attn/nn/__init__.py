@@ -23,7 +23,7 @@ from .layers import Embedding, Linear, make_rng
 from .module import Module, Parameter
 from .recurrent import LSTM
 from .bidirectional import BiLSTM
-from .ntm import NTM, NTMHead
+from .ntm import NTM, NTMHeads
 from .stacked import StackedLSTM
 from .transformer import (Dropout, FeedForward, LayerNorm, MultiHeadAttention,
                           PositionalEncoding, TransformerDecoderLayer, TransformerEncoderLayer)
@@ -31,4 +31,4 @@ from .transformer import (Dropout, FeedForward, LayerNorm, MultiHeadAttention,
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "LSTM", "Attention",
            "attention_weight", "weight_sum", "make_rng", "BiLSTM", "StackedLSTM",
            "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "FeedForward", "Dropout",
-           "TransformerEncoderLayer", "TransformerDecoderLayer", "NTM", "NTMHead"]
+           "TransformerEncoderLayer", "TransformerDecoderLayer", "NTM", "NTMHeads"]
