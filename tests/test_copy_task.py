@@ -50,3 +50,26 @@ def test_cli_copy_train_then_eval(tmp_path, capsys):
     assert all(0 <= v <= 8 * int(k) for k, v in result["bits_wrong"].items())
     model, meta = copy_cli.load_model(ckpt)
     assert meta["config"]["memory_size"] == 6 and len(meta["curve"]) == 3
+
+
+@pytest.mark.parametrize("threshold, expected", [
+    (1e9, [2, 3, 4, 4, 4]),   # every logged point is "good enough": one longer each time
+    (0.0, [2, 2, 2, 2, 2]),   # never good enough: the curriculum stays at its start
+])
+def test_curriculum_raises_the_longest_length(threshold, expected):
+    _, curve = copy_cli.train("tinygrad_attn_models:LSTMCopy", steps=5, batch_size=2,
+                              max_length=4, curriculum=2, curriculum_threshold=threshold,
+                              log_every=1, print_fn=lambda *a: None, hidden_size=3)
+    assert [row["max_length"] for row in curve] == expected
+    assert all(row["cpu_seconds"] >= 0 for row in curve)
+
+
+def test_cli_copy_train_memory_init_reaches_the_model(tmp_path):
+    ckpt = tmp_path / "ntm.npz"
+    assert cli.main(["copy", "train", "--model", "tinygrad_attn_models:NTM", "--steps", "1",
+                     "--batch-size", "2", "--hidden-size", "4", "--memory-size", "6",
+                     "--memory-width", "3", "--memory-init", "learned",
+                     "--out", str(ckpt)]) == 0
+    model, meta = copy_cli.load_model(ckpt)
+    assert meta["config"]["memory_init"] == "learned"
+    assert "ntm.memory0" in dict(model.named_parameters())

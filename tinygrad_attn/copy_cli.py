@@ -5,7 +5,8 @@
 
 Models are found through the ``tinygrad_attn.copy_models`` entry points (ntm, lstm), so the
 framework never imports the repository's models package. The loop is a small one of its
-own (Adam, global-norm clipping at 10, one random length in 1..20 per batch): the task has
+own (Adam, global-norm clipping at 10, one random length in 1..20 per batch, optionally
+a curriculum over the longest length): the task has
 float inputs, a masked bit-wise loss and "bits wrong per sequence" as its measure, which a
 token-level seq2seq Trainer does not know.
 Checkpoints hold the weights, the model's kind and config, and the learning curve.
@@ -63,10 +64,17 @@ def _step(model, xs, targets, mask):
 
 
 def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, seed=0,
-          min_length=1, max_length=20, out=None, save_every=100, time_limit=None,
-          log_every=10, print_fn=print, **model_kwargs):
+          min_length=1, max_length=20, curriculum=None, curriculum_threshold=1.0, out=None,
+          save_every=100, time_limit=None, log_every=10, print_fn=print, **model_kwargs):
     """Train a copy model; returns (model, curve) with curve a list of dicts (step,
-    seconds, loss, bits_wrong per sequence averaged over the last `log_every` batches)."""
+    seconds (wall), cpu_seconds (this process), loss, bits_wrong per sequence averaged over
+    the last `log_every` batches, max_length drawn from).
+
+    curriculum: None draws every batch's length from min_length..max_length. A number
+    starts the upper end there instead and raises it by one at each logged point whose mean
+    bits wrong per sequence is below `curriculum_threshold`, until it reaches max_length
+    (short sequences first: cheaper steps, and the heads can learn to move one row per step
+    before long sequences make the gradients long)."""
     from tinygrad_attn import checkpoint, optim
     from tinygrad_attn.data.copy_task import bits_wrong, copy_batch
 
@@ -75,7 +83,9 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
     opt = optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed + 1)
     curve, losses, wrongs = [], [], []
-    t0 = time.perf_counter()
+    top = max_length if curriculum is None else max(min_length, min(int(curriculum),
+                                                                      max_length))
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def save(step):
         if out:
@@ -83,7 +93,7 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
                             step=step, curve=curve)
 
     for step in range(1, steps + 1):
-        L = int(rng.integers(min_length, max_length + 1))
+        L = int(rng.integers(min_length, top + 1))
         xs, ts, mask = copy_batch(rng, batch_size, L)
         loss, logits = _step(model, xs, ts, mask)
         model.zero_grad()
@@ -94,11 +104,15 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
         wrongs.append(float(bits_wrong(logits.data, ts, mask).mean()))
         if step % log_every == 0 or step == steps:
             row = {"step": step, "seconds": round(time.perf_counter() - t0, 2),
-                   "loss": float(np.mean(losses)), "bits_wrong": float(np.mean(wrongs))}
+                   "cpu_seconds": round(time.process_time() - c0, 2),
+                   "loss": float(np.mean(losses)), "bits_wrong": float(np.mean(wrongs)),
+                   "max_length": top}
             curve.append(row)
             losses, wrongs = [], []
             print_fn(f"step {step:6d}  {row['seconds']:8.1f} s  loss {row['loss']:.4f}  "
-                     f"bits wrong/seq {row['bits_wrong']:.2f}")
+                     f"bits wrong/seq {row['bits_wrong']:.2f}  lengths 1-{top}")
+            if top < max_length and row["bits_wrong"] < curriculum_threshold:
+                top += 1
         if step % save_every == 0:
             save(step)
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
@@ -137,11 +151,12 @@ def evaluate(model, lengths, *, n=64, seed=1234, batch_size=32):
 def cmd_train(args):
     if _model_class(args.model).kind == "ntm":
         kwargs = dict(controller_size=args.hidden_size, memory_size=args.memory_size,
-                      memory_width=args.memory_width)
+                      memory_width=args.memory_width, memory_init=args.memory_init)
     else:
         kwargs = dict(hidden_size=args.hidden_size)
     train(args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
           clip=args.clip, seed=args.seed, out=args.out, time_limit=args.time_limit,
+          curriculum=args.curriculum, curriculum_threshold=args.curriculum_threshold,
           log_every=args.log_every, **kwargs)
     print(f"wrote {args.out}")
     return 0
@@ -176,8 +191,20 @@ def add_parser(sub):
                    help="controller (ntm) or LSTM (lstm) size (default 100)")
     t.add_argument("--memory-size", type=int, default=128, help="NTM memory rows R (128)")
     t.add_argument("--memory-width", type=int, default=20, help="NTM row width M (20)")
+    t.add_argument("--memory-init", default="constant", choices=["constant", "learned"],
+                   help="NTM initial memory: every cell 1e-6, not learned (default; Collier "
+                   "& Beel 2018 found it converges about twice as fast), or a learned "
+                   "uniform +-1/sqrt(R + M) matrix")
+    t.add_argument("--curriculum", type=int, default=None, metavar="START",
+                   help="draw lengths from 1..START at first and raise START by one at each "
+                   "logged point whose mean bits wrong per sequence is below "
+                   "--curriculum-threshold, up to 20 (default: no curriculum, 1..20 "
+                   "throughout)")
+    t.add_argument("--curriculum-threshold", type=float, default=1.0,
+                   help="bits wrong per sequence below which the curriculum grows (1.0)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--time-limit", type=float, default=None, help="stop after this many s")
+    t.add_argument("--time-limit", type=float, default=None,
+                   help="stop after this many seconds of wall time (paused time counts)")
     t.add_argument("--log-every", type=int, default=10)
     t.add_argument("--out", default="copy.npz", help="checkpoint file (default copy.npz)")
     t.set_defaults(func=cmd_train)
