@@ -90,7 +90,8 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
     def save(step):
         if out:
             checkpoint.save(out, model.state_dict(), kind=model_name, config=model.config(),
-                            step=step, curve=curve)
+                            step=step, curve=curve, batch_size=batch_size, lr=lr, clip=clip,
+                            seed=seed)
 
     for step in range(1, steps + 1):
         L = int(rng.integers(min_length, top + 1))
