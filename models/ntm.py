@@ -43,15 +43,19 @@ class NTM(_CopyModel):
     kind = "ntm"
 
     def __init__(self, input_size=9, output_size=8, controller_size=100, memory_size=128,
-                 memory_width=20, memory_init="constant", *, seed=None, dtype=np.float32):
+                 memory_width=20, memory_init="constant", weights_init="onehot", *,
+                 seed=None, dtype=np.float32):
         super().__init__()
         self._config = {"input_size": input_size, "output_size": output_size,
                         "controller_size": controller_size, "memory_size": memory_size,
-                        "memory_width": memory_width, "memory_init": memory_init}
-        # memory_init: "constant" (1e-6, Collier & Beel 2018; the default) or "learned"
-        # (see nn.NTM's docstring for why the constant is the default)
+                        "memory_width": memory_width, "memory_init": memory_init,
+                        "weights_init": weights_init}
+        # memory_init: "constant" (1e-6, the default) or "learned"; weights_init: "onehot"
+        # (both heads start on row 0, the default) or "learned" (nn.NTM's docstring says
+        # why the defaults are what they are, and where they come from)
         self.ntm = nn.NTM(input_size, output_size, controller_size, memory_size,
-                          memory_width, memory_init=memory_init, dtype=dtype, seed=seed)
+                          memory_width, memory_init=memory_init, weights_init=weights_init,
+                          dtype=dtype, seed=seed)
 
     def forward(self, xs):
         """``(logits (N, T, out), {"read": (N, T, R), "write": (N, T, R)})``."""

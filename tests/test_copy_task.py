@@ -64,12 +64,12 @@ def test_curriculum_raises_the_longest_length(threshold, expected):
     assert all(row["cpu_seconds"] >= 0 for row in curve)
 
 
-def test_cli_copy_train_memory_init_reaches_the_model(tmp_path):
+def test_cli_copy_train_initial_state_options_reach_the_model(tmp_path):
     ckpt = tmp_path / "ntm.npz"
     assert cli.main(["copy", "train", "--model", "tinygrad_attn_models:NTM", "--steps", "1",
                      "--batch-size", "2", "--hidden-size", "4", "--memory-size", "6",
                      "--memory-width", "3", "--memory-init", "learned",
-                     "--out", str(ckpt)]) == 0
+                     "--weights-init", "learned", "--out", str(ckpt)]) == 0
     model, meta = copy_cli.load_model(ckpt)
-    assert meta["config"]["memory_init"] == "learned"
-    assert "ntm.memory0" in dict(model.named_parameters())
+    assert meta["config"]["memory_init"] == meta["config"]["weights_init"] == "learned"
+    assert {"ntm.memory0", "ntm.weights0"} <= set(dict(model.named_parameters()))

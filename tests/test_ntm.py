@@ -140,7 +140,7 @@ def _reference_ntm(model, xs):
     C = Wh.shape[0]
     memory = np.full((N, R, M), 1e-6)
     r = np.tanh(model.read0.data)[None].repeat(N, 0)
-    w_prev = [softmax(model.weights0.data[j])[None].repeat(N, 0) for j in (0, 1)]
+    w_prev = [model.initial_weights().data[j][None].repeat(N, 0) for j in (0, 1)]
     h = c = np.zeros((N, C))
     ys, reads, writes = [], [], []
     for t in range(T):
@@ -172,11 +172,12 @@ def _reference_ntm(model, xs):
     return np.stack(ys, 1), np.stack(reads, 1), np.stack(writes, 1)
 
 
-def test_ntm_forward_is_the_step_of_its_docstring():
+@pytest.mark.parametrize("weights_init", ["onehot", "learned"])
+def test_ntm_forward_is_the_step_of_its_docstring(weights_init):
     """Both heads from one Linear, the controller's input projection split in two and the
     output Linear after the loop compute exactly the paper's step, head by head."""
     model = nn.NTM(5, 3, controller_size=6, memory_size=7, memory_width=4, dtype=np.float64,
-                   seed=1)
+                   weights_init=weights_init, seed=1)
     rng = np.random.default_rng(1)
     for prm in model.parameters():
         prm.data[...] = rng.standard_normal(prm.shape) * 0.5
@@ -188,23 +189,29 @@ def test_ntm_forward_is_the_step_of_its_docstring():
     np.testing.assert_allclose(maps["write"].data, ref_w, rtol=1e-10, atol=1e-14)
 
 
-def test_ntm_initial_state_is_collier_and_beels():
-    """Constant memory 1e-6 (not a parameter), learned r_0 and w_0 drawn away from uniform
-    (a uniform w_0 over constant memory keeps every weighting uniform), forget bias 1."""
+def test_ntm_initial_state():
+    """Constant memory 1e-6 (not a parameter), learned r_0, both heads' w_0 on row 0 (not
+    a parameter), forget bias 1; the learned alternatives are parameters, and a learned w_0
+    starts away from uniform (a uniform w_0 over constant memory keeps every weighting
+    uniform)."""
     model = nn.NTM(9, 8, controller_size=10, memory_size=16, memory_width=4, seed=0)
     names = dict(model.named_parameters())
-    assert "memory0" not in names and {"read0", "weights0"} <= set(names)
+    assert "read0" in names and not {"memory0", "weights0"} & set(names)
     np.testing.assert_array_equal(model.initial_memory(3).data, np.full((3, 16, 4), 1e-6,
                                                                         np.float32))
-    assert model.initial_memory(3).dtype == np.float32
-    assert np.ptp(model.weights0.data, axis=-1).min() > 0.1
+    assert model.initial_memory(3).dtype == model.initial_weights().dtype == np.float32
+    np.testing.assert_array_equal(model.initial_weights().data, np.eye(16)[[0, 0]])
     np.testing.assert_array_equal(model.controller.b.data[:10], 1.0)
     np.testing.assert_array_equal(model.controller.b.data[10:], 0.0)
     learned = nn.NTM(9, 8, controller_size=10, memory_size=16, memory_width=4,
-                     memory_init="learned", seed=0)
-    assert dict(learned.named_parameters())["memory0"].shape == (16, 4)
+                     memory_init="learned", weights_init="learned", seed=0)
+    names = dict(learned.named_parameters())
+    assert names["memory0"].shape == (16, 4) and names["weights0"].shape == (2, 16)
+    assert np.ptp(learned.initial_weights().data, axis=-1).min() > 0.01
     with pytest.raises(ValueError, match="NTM: memory_init must be one of"):
         nn.NTM(9, 8, memory_init="zeros")
+    with pytest.raises(ValueError, match="NTM: weights_init must be one of"):
+        nn.NTM(9, 8, weights_init="uniform")
 
 
 def test_ntm_second_order_through_the_whole_model():

@@ -152,7 +152,8 @@ def evaluate(model, lengths, *, n=64, seed=1234, batch_size=32):
 def cmd_train(args):
     if _model_class(args.model).kind == "ntm":
         kwargs = dict(controller_size=args.hidden_size, memory_size=args.memory_size,
-                      memory_width=args.memory_width, memory_init=args.memory_init)
+                      memory_width=args.memory_width, memory_init=args.memory_init,
+                      weights_init=args.weights_init)
     else:
         kwargs = dict(hidden_size=args.hidden_size)
     train(args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
@@ -196,6 +197,9 @@ def add_parser(sub):
                    help="NTM initial memory: every cell 1e-6, not learned (default; Collier "
                    "& Beel 2018 found it converges about twice as fast), or a learned "
                    "uniform +-1/sqrt(R + M) matrix")
+    t.add_argument("--weights-init", default="onehot", choices=["onehot", "learned"],
+                   help="NTM heads' initial weightings: all on row 0, fixed (default; as in "
+                   "ntm-lasagne), or softmax of a learned bias (Collier & Beel 2018)")
     t.add_argument("--curriculum", type=int, default=None, metavar="START",
                    help="draw lengths from 1..START at first and raise START by one at each "
                    "logged point whose mean bits wrong per sequence is below "

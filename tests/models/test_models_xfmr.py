@@ -124,9 +124,10 @@ def test_transformer_config_rebuilds_it():
 COPY_MODELS = {
     "ntm": lambda seed: models.NTM(4, 3, controller_size=3, memory_size=5, memory_width=2,
                                    seed=seed, dtype=np.float64),
-    "ntm_learned_memory": lambda seed: models.NTM(4, 3, controller_size=3, memory_size=5,
+    "ntm_learned_start": lambda seed: models.NTM(4, 3, controller_size=3, memory_size=5,
                                                   memory_width=2, memory_init="learned",
-                                                  seed=seed, dtype=np.float64),
+                                                  weights_init="learned", seed=seed,
+                                                  dtype=np.float64),
     "lstm": lambda seed: models.LSTMCopy(4, 3, hidden_size=3, seed=seed, dtype=np.float64),
 }
 

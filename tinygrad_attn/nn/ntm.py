@@ -31,10 +31,11 @@ from .module import Module, Parameter
 from .recurrent import LSTM
 
 __all__ = ["content_weighting", "interpolate", "shift", "sharpen", "address", "read",
-           "write", "NTMHeads", "NTM", "MEMORY_INITS"]
+           "write", "NTMHeads", "NTM", "MEMORY_INITS", "WEIGHTS_INITS"]
 
 SHARPEN_EPS = 1e-12
 MEMORY_INITS = ("constant", "learned")
+WEIGHTS_INITS = ("onehot", "learned")
 
 
 def content_weighting(memory, key, beta, eps=1e-8):
@@ -142,22 +143,32 @@ class NTM(Module):
       every sequence and not learned. They found this converges about twice as fast on the
       copy task as a learned or a random start (ours, memory_init="learned": a learned
       (R, M) Parameter, uniform +-1/sqrt(R + M), did not converge in 4004 steps).
-    * r_0 = tanh(learned bias (M,)), w_0 = softmax(learned bias (2, R)) for the two heads,
-      the biases drawn uniform +-sqrt(6 / (1 + size)) (their Glorot-initialised vectors).
-      The draw matters: with constant memory every content weighting is uniform, and a
-      uniform w_0 would keep every weighting uniform (no row ever differs from another: a
-      symmetric point the gradient cannot leave).
+    * r_0 = tanh(learned bias (M,)), the bias drawn uniform +-sqrt(6 / (1 + M)) (their
+      Glorot-initialised vector).
     * The controller's forget-gate bias starts at 1 (their LSTM cells' forget_bias=1.0), so
       c_t starts by keeping what it holds.
+
+    and the heads' start, weights_init="onehot" (the default): both heads' w_0 is all on row
+    0, fixed, as in snipsco/ntm-lasagne (ntm/heads.py: weights_init=OneHot(),
+    learn_init=False, beside their constant 1e-6 memory). Why: over a constant memory every
+    row has the same content, so content addressing cannot tell rows apart (and, cosine
+    being blind to scale, still cannot after writes that differ only in weight); only
+    location addressing can, and it can only move a focus that exists. Our run with Collier
+    & Beel's learned, nearly uniform start (weights_init="learned": w_0 = softmax(a learned
+    bias (2, R) drawn like r_0's)) kept a uniform write weighting for 5000 steps
+    (docs/results.md).
     """
 
     def __init__(self, input_size, output_size, controller_size=100, memory_size=128,
-                 memory_width=20, *, shifts=3, memory_init="constant", dtype=np.float32,
-                 rng=None, seed=None):
+                 memory_width=20, *, shifts=3, memory_init="constant", weights_init="onehot",
+                 dtype=np.float32, rng=None, seed=None):
         super().__init__()
         if memory_init not in MEMORY_INITS:
             raise ValueError(f"NTM: memory_init must be one of {MEMORY_INITS}, got "
                              f"{memory_init!r}")
+        if weights_init not in WEIGHTS_INITS:
+            raise ValueError(f"NTM: weights_init must be one of {WEIGHTS_INITS}, got "
+                             f"{weights_init!r}")
         rng = make_rng(rng, seed)
         self.D, self.R, self.M = input_size, memory_size, memory_width
         self.controller = LSTM(input_size + memory_width, controller_size, dtype=dtype,
@@ -167,7 +178,12 @@ class NTM(Module):
                               rng=rng)
         self.out = Linear(controller_size + memory_width, output_size, dtype=dtype, rng=rng)
         self.read0 = Parameter(_glorot_vector(rng, (memory_width,), dtype))
-        self.weights0 = Parameter(_glorot_vector(rng, (2, memory_size), dtype))
+        if weights_init == "learned":
+            self.weights0 = Parameter(_glorot_vector(rng, (2, memory_size), dtype))
+        else:
+            self.weights0 = None
+        self._onehot = np.zeros((2, memory_size), dtype)
+        self._onehot[:, 0] = 1.0
         if memory_init == "learned":
             bound = 1.0 / np.sqrt(memory_size + memory_width)
             self.memory0 = Parameter(rng.uniform(-bound, bound, (memory_size, memory_width))
@@ -183,12 +199,19 @@ class NTM(Module):
         return Variable(np.broadcast_to(self._constant, (N, self.R, self.M)),
                         requires_grad=False)
 
+    def initial_weights(self):
+        """(2, R): the read and the write head's w_0 (softmax of the learned bias, or all
+        on row 0)."""
+        if self.weights0 is not None:
+            return F.softmax(self.weights0, axis=-1)
+        return Variable(self._onehot, requires_grad=False)
+
     def forward(self, xs):
         N, T, _ = xs.shape
         lstm = self.controller
         memory = self.initial_memory(N)
         r = F.tanh(self.read0)                                             # (M,)
-        w = F.softmax(self.weights0, axis=-1)                              # (2, R)
+        w = self.initial_weights()                                         # (2, R)
         # the input half of the controller's projection for all steps in one product; the
         # read half, r_{t-1} @ Wx[D:], per step (the same sum as [x_t, r_{t-1}] @ Wx)
         Wx_x, Wx_r = F.split(lstm.Wx, [self.D], axis=0)
