@@ -2,8 +2,8 @@
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python experiments/ntm_report.py --n 64
 
-Reads experiments/out/ntm.npz and lstm.npz (and, for the curve only,
-ntm_earlier_learned_memory.npz if present: the earlier run with a learned memory start).
+Reads experiments/out/ntm.npz and lstm.npz (and, for the curve only, if present,
+ntm_learned_w0.npz and ntm_earlier_learned_memory.npz: the runs with earlier recipes).
 Writes to --out: copy_results.json (generalisation table: mean bits wrong per sequence over
 --n fresh sequences per length, lengths 1-20, 30, 50, 80, and the runs' steps, wall and CPU
 seconds), copy_curve.png (bits wrong per sequence against training steps, with sequences
@@ -30,8 +30,11 @@ from tinygrad_attn.copy_cli import evaluate, load_model, parse_lengths  # noqa: 
 from tinygrad_attn.data.copy_task import bits_wrong, copy_batch  # noqa: E402
 from tinygrad_attn.files import write_json  # noqa: E402
 
-LABELS = {"ntm": "NTM (memory starts at 1e-6)", "lstm": "LSTM baseline (256 units)",
-          "ntm_earlier_learned_memory": "earlier NTM (learned memory start)"}
+LABELS = {"ntm": "NTM (memory 1e-6, heads start on row 0)",
+          "lstm": "LSTM baseline (256 units)",
+          "ntm_learned_w0": "NTM, memory 1e-6, learned w_0 (stopped)",
+          "ntm_earlier_learned_memory": "NTM, learned memory, w_0 = 0 (earlier)"}
+EARLIER = ("ntm_learned_w0", "ntm_earlier_learned_memory")
 
 
 def smooth(y, k=10):
@@ -49,9 +52,9 @@ def main(argv=None):
     runs = {name: load_model(path(name)) for name in ("ntm", "lstm")
             if os.path.exists(path(name))}
     curves = {name: meta for name, (_, meta) in runs.items()}
-    if os.path.exists(path("ntm_earlier_learned_memory")):
-        curves["ntm_earlier_learned_memory"] = checkpoint.load(
-            path("ntm_earlier_learned_memory"))[1]
+    for name in EARLIER:                   # earlier recipes: only their curves are drawn
+        if os.path.exists(path(name)):
+            curves[name] = checkpoint.load(path(name))[1]
     lengths = parse_lengths(args.lengths)
     table = {}
     for name, (model, meta) in runs.items():
@@ -65,7 +68,7 @@ def main(argv=None):
     write_json(os.path.join(args.out, "copy_results.json"), {"n": args.n, "runs": table})
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for (name, meta), color in zip(curves.items(), ["C0", "C1", "0.5"]):
+    for (name, meta), color in zip(curves.items(), ["C0", "C1", "C2", "0.55"]):
         steps = np.array([r["step"] for r in meta["curve"]])
         wrong = np.array([r["bits_wrong"] for r in meta["curve"]])
         ax.plot(steps, wrong, color=color, lw=0.5, alpha=0.3)
