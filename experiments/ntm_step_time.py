@@ -4,8 +4,9 @@
 
 A step = forward + loss + backward + clip + Adam, as `tinygrad-attn copy train` does it,
 at one fixed length (default 20, i.e. 41 time steps) on random bits. Prints the median of
---repeats steps (after one warm-up) per batch size, and the recorded ops of one step's
-forward graph by type (walking `creator.inputs` from the loss).
+--repeats steps (after one warm-up) per batch size, in wall seconds and in this process's
+CPU seconds (less disturbed by other work on a shared machine), and the recorded ops of one
+step's forward graph by type (walking `creator.inputs` from the loss).
 """
 from __future__ import annotations
 
@@ -46,10 +47,10 @@ def main(argv=None):
         model = models.NTM(seed=0)
         opt = optim.Adam(model.parameters(), lr=1e-3)
         rng = np.random.default_rng(0)
-        times = []
+        times, cpu = [], []
         for rep in range(args.repeats + 1):
             xs, ts, mask = copy_batch(rng, B, args.length)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loss = model.loss(xs, ts, mask)
             if rep == 0:
                 kinds = count_ops(loss)
@@ -59,10 +60,12 @@ def main(argv=None):
             opt.step()
             if rep:
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
         T = 2 * args.length + 1
         n = sum(kinds.values())
         print(f"batch {B:3d} length {args.length}: median {statistics.median(times):.3f} s/step "
-              f"(min {min(times):.3f}, max {max(times):.3f}, {args.repeats} steps); "
+              f"(min {min(times):.3f}, max {max(times):.3f}, {args.repeats} steps), CPU median "
+              f"{statistics.median(cpu):.3f} s; "
               f"{n} recorded ops, {n / T:.1f} per time step")
     print("ops by type:", dict(kinds.most_common()))
 
