@@ -1,10 +1,15 @@
 #!/bin/sh
 # The copy-task runs quoted in docs/results.md, section "NTM on the copy task" (re-runnable;
-# wall time depends on the machine's load). Both: batch 16, one length drawn from 1..20 per
-# batch (the same stream of lengths and bits for both: seed 0), Adam 1e-3, global-norm clip
+# wall time depends on the machine's load). All: batch 16, one length drawn from 1..20 per
+# batch (the same stream of lengths and bits for all: seed 0), Adam 1e-3, global-norm clip
 # 10, 1 BLAS thread, niced; a checkpoint every 100 steps (stop with kill when it is enough).
-# NTM: controller 100, memory 128 x 20, memory initialised to the constant 1e-6 (the default).
-# LSTM baseline: 256 units.
+# ntm: controller 100, memory 128 x 20, memory 1e-6 and both heads on row 0 at the start (the
+#   defaults); quoted at step 17600: the checkpoint was copied with lstm.npz and the two
+#   earlier runs' into experiments/out/report/, then
+#   python experiments/ntm_report.py --out experiments/out/report --n 64
+# ntm_learned_w0: the same with the heads' w_0 = softmax(learned bias) (Collier & Beel);
+#   stopped by hand at step 5300 (its write weighting stayed uniform).
+# lstm: the LSTM baseline, 256 units (the run quoted stopped at step 9509, 23 minutes).
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p experiments/out
@@ -12,11 +17,15 @@ case "$1" in
   ntm)  exec nice -n 5 python -m tinygrad_attn copy train --model tinygrad_attn_models:NTM \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/ntm.npz ;;
+  ntm_learned_w0) exec nice -n 5 python -m tinygrad_attn copy train \
+          --model tinygrad_attn_models:NTM --weights-init learned \
+          --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
+          --out experiments/out/ntm_learned_w0.npz ;;
   lstm) exec nice -n 5 python -m tinygrad_attn copy train \
           --model tinygrad_attn_models:LSTMCopy --hidden-size 256 \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/lstm.npz ;;
-  *) echo "usage: [STEPS=n] $0 ntm|lstm"; exit 2 ;;
+  *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm"; exit 2 ;;
 esac
 # The Transformer comparison quoted in docs/results.md was run as:
 #   PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 5 python experiments/transformer_vs_rnn.py \
