@@ -55,6 +55,34 @@ def gate_layout(H):
     return out
 
 
+# The layout change as four block copies along the last axis: a fancy index over columns
+# gathers element by element (1.0-1.3 ms for a (256, 1024) float32 weight, measured) where
+# block copies take 70-140 us; about 8 such copies ran in every step.
+def to_internal(w, out=None, scale=False):
+    """``w[..., perm]`` (public f, g, i, o -> internal f, i, o, g), the sigmoid blocks times
+    1/2 if `scale`, written into `out` (a new array if None)."""
+    H = w.shape[-1] // 4
+    out = np.empty(w.shape, w.dtype) if out is None else out
+    if scale:
+        np.multiply(w[..., :H], 0.5, out=out[..., :H])
+        np.multiply(w[..., 2 * H:], 0.5, out=out[..., H:3 * H])
+    else:
+        out[..., :H] = w[..., :H]
+        out[..., H:3 * H] = w[..., 2 * H:]
+    out[..., 3 * H:] = w[..., H:2 * H]
+    return out
+
+
+def to_public(w):
+    """``w[..., inverse]``: internal f, i, o, g -> public f, g, i, o (a new array)."""
+    H = w.shape[-1] // 4
+    out = np.empty(w.shape, w.dtype)
+    out[..., :H] = w[..., :H]
+    out[..., H:2 * H] = w[..., 3 * H:]
+    out[..., 2 * H:] = w[..., H:3 * H]
+    return out
+
+
 # Inside `frozen_weights()` (decoding) the weights cannot change, so their internal layout
 # is prepared once and scratch buffers are reused from step to step.
 _frozen = contextvars.ContextVar("tinygrad_attn_lstm_frozen", default=None)
@@ -122,12 +150,10 @@ def _prepare(Wx, Wh, b):
     writes x @ Wx + b (no pass over the (T, N, 4H) workspace to add it), and in the rule
     the same product over all steps gives dWx and db together."""
     H = Wh.shape[0]
-    perm, _, scale = gate_layout(H)
-    scale = scale.astype(Wh.dtype)
     Wxb = np.empty((Wx.shape[0] + 1, 4 * H), Wx.dtype)
-    np.multiply(Wx[:, perm], scale, out=Wxb[:-1])
-    np.multiply(b[perm], scale, out=Wxb[-1])
-    return Wxb, np.multiply(Wh[:, perm], scale)
+    to_internal(Wx, out=Wxb[:-1], scale=True)
+    to_internal(b, out=Wxb[-1], scale=True)
+    return Wxb, to_internal(Wh, scale=True)
 
 
 def _gates(A, H):
@@ -253,9 +279,9 @@ def backward_arrays(ws, Wx, Wh, has_h0, c0, dhs, dhT, dcT, need_dxs=True):
     H = H4 // 4
     D = xs_tm.shape[1] - 1
     dt = G.dtype
-    perm, inverse, _ = gate_layout(H)
-    WhpT = Wh.T[perm]                     # unscaled, internal layout, transposed: a
-                                          # contiguous copy (5% faster products than a view)
+    # unscaled, internal layout, transposed: a contiguous copy (5% faster products than
+    # a transposed view)
+    WhpT = np.ascontiguousarray(to_internal(Wh).T)
     dh = np.array(dhT, dtype=dt)          # our own buffers: summed into in place
     dc = np.array(dcT, dtype=dt)
     t1 = np.empty((N, H), dt)
@@ -311,8 +337,8 @@ def backward_arrays(ws, Wx, Wh, has_h0, c0, dhs, dhT, dcT, need_dxs=True):
     dWx, db = dWxb[:-1], dWxb[-1]
     dxs = None
     if need_dxs:
-        dxs = threads.matmul(dA, Wx[:, perm].T).reshape(T, N, D).transpose(1, 0, 2)
-    return (dxs, dWx[:, inverse], None if dWh is None else dWh[:, inverse], db[inverse],
+        dxs = threads.matmul(dA, to_internal(Wx).T).reshape(T, N, D).transpose(1, 0, 2)
+    return (dxs, to_public(dWx), None if dWh is None else to_public(dWh), to_public(db),
             dh if has_h0 else None, dc if c0 is not None else None)
 
 
