@@ -199,3 +199,15 @@ def test_importing_changes_nothing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[0] == "1" and out[2] == "None"
+
+
+def test_cli_threads_option(num_threads, tmp_path):
+    """`tinygrad-attn --threads N` sets our count before the command runs; 0 is refused."""
+    from tinygrad_attn import cli
+    with pytest.raises(SystemExit, match="--threads must be at least 1, got 0"):
+        cli.main(["--threads", "0", "data", "dates", "-n", "3",
+                  "--out", str(tmp_path / "d.txt")])
+    assert not (tmp_path / "d.txt").exists()
+    cli.main(["--threads", "1", "data", "dates", "-n", "3",
+              "--out", str(tmp_path / "d.txt")])
+    assert threads.get_num_threads() == 1 and (tmp_path / "d.txt").exists()
