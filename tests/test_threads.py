@@ -211,3 +211,25 @@ def test_cli_threads_option(num_threads, tmp_path):
     cli.main(["--threads", "1", "data", "dates", "-n", "3",
               "--out", str(tmp_path / "d.txt")])
     assert threads.get_num_threads() == 1 and (tmp_path / "d.txt").exists()
+
+
+@needs_blas
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
+def test_a_forked_child_gets_workers_of_its_own(num_threads):
+    """A child forked after the pool started has none of its worker threads: it must start
+    its own instead of waiting forever on a queue nobody reads."""
+    import os
+    num_threads(2)
+    threads.split_rows(lambda r: None, 64)           # the parent's pool is running
+    pid = os.fork()
+    if pid == 0:   # the child: split work, exit 0 if it all ran
+        seen = np.zeros(64, int)
+
+        def block(rows):
+            seen[rows] += 1
+        t = threading.Thread(target=threads.split_rows, args=(block, 64))
+        t.start()
+        t.join(20)
+        os._exit(0 if not t.is_alive() and (seen == 1).all() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -39,6 +39,7 @@ MIN_FLOPS = 1 << 22        # products smaller than this (~4 MFLOP) run on the ca
 
 _num_threads = 1
 _pool = None
+_pool_pid = None           # the process that started the pool (a forked child has no workers)
 _blas_before = None        # BLAS's thread count before we set it to one
 _inside = threading.local()  # set in our workers (and the caller's share): no nesting
 _lock = threading.Lock()
@@ -121,11 +122,17 @@ def _set(n):
             put(_blas_before)
             _blas_before = None
         if n > 1 and (_pool is None or _pool._max_workers != n - 1):
-            if _pool is not None:
+            if _pool is not None and _pool_pid == os.getpid():
                 _pool.shutdown(wait=True)
-            _pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tinygrad_attn")
+            _start_pool(n)
         _num_threads = n
     return n
+
+
+def _start_pool(n):
+    global _pool, _pool_pid
+    _pool = ThreadPoolExecutor(n - 1, thread_name_prefix="tinygrad_attn")
+    _pool_pid = os.getpid()
 
 
 def configure_from_environment():
@@ -177,6 +184,10 @@ def split_rows(fn, n, min_rows=MIN_ROWS):
     if parts < 2 or getattr(_inside, "active", False):
         fn(slice(0, n))
         return
+    if _pool_pid != os.getpid():   # forked after the pool started: its workers stayed behind
+        with _lock:
+            if _pool_pid != os.getpid():
+                _start_pool(_num_threads)
     first, *rest = _blocks(n, parts)
     futures = [_pool.submit(_run_inside, fn, rows) for rows in rest]
     try:
