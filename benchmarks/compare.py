@@ -96,12 +96,17 @@ def torch_step(torch, model):
     return step
 
 
-def median_times(steps, batches, n):
-    for step, batch in zip(steps, batches):
+def median_times(steps, batches, n, enters, settle):
+    """Alternated; before each step (untimed) ``enters[i]()`` and `settle` seconds (see
+    train_step.median_times: idle BLAS threads spin after the book's products)."""
+    for enter, step, batch in zip(enters, steps, batches):
+        enter()
         step(*batch)
     times = [[] for _ in steps]
     for _ in range(n):
-        for step, batch, ts in zip(steps, batches, times):
+        for enter, step, batch, ts in zip(enters, steps, batches, times):
+            enter()
+            time.sleep(settle)
             t0 = time.perf_counter()
             step(*batch)
             ts.append(time.perf_counter() - t0)
@@ -113,19 +118,29 @@ def main():
     parser.add_argument("--models", default="attention,peeky,seq2seq")
     parser.add_argument("--steps", type=int, default=15, help="timed steps per path and run")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="our threads (as train_step.py; default as the CLI)")
+    parser.add_argument("--settle", type=float, default=0.2,
+                        help="untimed seconds before each step (default 0.2)")
     args = parser.parse_args()
     torch = import_torch()
     if torch is None:
         print("PyTorch is not installed: nothing to compare with (pip install torch; it is "
               "never a dependency of tinygrad_attn).")
         return
-    from tinygrad_attn import memory
+    from tinygrad_attn import memory, threads
     memory.configure_from_environment()
+    k = threads.configure_from_environment() if args.threads is None else args.threads
+    threads.set_num_threads(1)          # NumPy as it comes, for the book's path
     from threadpoolctl import threadpool_info
-    threads = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
-    torch.set_num_threads(threads)
+    blas = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    torch.set_num_threads(blas)
+    enters = [lambda: threads.set_num_threads(k), lambda: threads.set_num_threads(1),
+              lambda: threads.set_num_threads(1)]
     print("sizes: " + ", ".join(f"{k} {v}" for k, v in SIZES.items()) + ", float32")
     print("BLAS (NumPy): " + blas_info())
+    print(f"ours: {k} threads of tinygrad_attn.threads (BLAS 1 meanwhile); the book: NumPy's "
+          f"BLAS as it comes; {args.settle} s untimed before each step")
     print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
           f"load average {os.getloadavg()[0]:.1f} at start")
@@ -143,7 +158,8 @@ def main():
                  torch_step(torch, tm)]
         r_ours, r_torch = [], []
         for run in range(args.runs):
-            t_o, t_b, t_t = median_times(steps, [(xs, ts), (xs, ts), (txs, tts)], args.steps)
+            t_o, t_b, t_t = median_times(steps, [(xs, ts), (xs, ts), (txs, tts)], args.steps,
+                                         enters, args.settle)
             r_ours.append(t_o / t_b)
             r_torch.append(t_t / t_b)
             print(f"{name:<10} {run + 1:>3} {t_o * 1e3:>7.1f}ms {t_b * 1e3:>7.1f}ms "

@@ -4,6 +4,7 @@ in tinygrad_attn.book), same weights, same batch, measured side by side in one r
 
     python benchmarks/train_step.py [--models attention,peeky,seq2seq] [--steps 21]
                                     [--order alternated|blocked] [--runs 3] [--no-memory]
+                                    [--threads N] [--settle 0.2]
 
 Prints the BLAS library, its kernel ("architecture") and thread count, then per model the
 median step time of each path, their ratio (ours / hand-written: below 1 is faster), the
@@ -16,6 +17,10 @@ and replayed alone), and the peak memory of a step (see `peak_memory`).
                     path runs with warm caches of its own).
 --runs R            R runs of the whole measurement; each ratio is printed, then the
                     median ratio over the runs.
+--threads N         our path on N threads of tinygrad_attn.threads (BLAS one meanwhile);
+                    the book's path runs NumPy as it comes (BLAS's own threads). Each
+                    switch of path is followed by --settle untimed seconds (idle BLAS
+                    threads spin after their last product).
 Machines are noisy: compare the ratios of one run, not absolute times across runs.
 """
 import argparse
@@ -29,7 +34,7 @@ import time
 import numpy as np
 
 import tinygrad_attn_models as models
-from tinygrad_attn import optim
+from tinygrad_attn import optim, threads
 from tinygrad_attn.book import models as book_models
 from tinygrad_attn.book.optim import Adam as BookAdam
 from tinygrad_attn.book.optim import clip_grads
@@ -71,17 +76,29 @@ def book_step(model, opt):
     return step
 
 
-def median_times(steps, batch, n, order="alternated", block=5):
+def median_times(steps, batch, n, order="alternated", block=5, enters=None, settle=0.0):
     """Median seconds per call of each step function, measured side by side.
 
     alternated: a, b, a, b, ...; blocked: `block` calls of a, then `block` of b, repeated
-    until each ran `n` times."""
-    for step in steps:
+    until each ran `n` times. ``enters[i]()`` (untimed) puts the process in path i's
+    configuration before each of its turns, then `settle` seconds pass untimed: the other
+    path's idle BLAS threads spin for a while after its last product (OpenBLAS: about
+    0.1 s) and would otherwise run on the cores this path's threads need."""
+    enters = enters or [None] * len(steps)
+
+    def enter(i):
+        if enters[i] is not None:
+            enters[i]()
+        if settle:
+            time.sleep(settle)
+    for i, step in enumerate(steps):
+        enter(i)
         step(*batch)  # warm up: first touch of every buffer
     times = [[] for _ in steps]
     per_turn = 1 if order == "alternated" else block
     while len(times[0]) < n:
-        for step, ts in zip(steps, times):
+        for i, (step, ts) in enumerate(zip(steps, times)):
+            enter(i)
             for _ in range(min(per_turn, n - len(ts))):
                 t0 = time.perf_counter()
                 step(*batch)
@@ -143,6 +160,7 @@ def _probe(spec):
     batch = make_batch()
     ours, book = build(name)
     if path == "ours":
+        threads.configure_from_environment()
         step, book = our_step(ours, optim.Adam(ours.parameters())), None
     else:
         step, ours = book_step(book, BookAdam()), None
@@ -211,13 +229,25 @@ def main():
     parser.add_argument("--block", type=int, default=5, help="steps per block (blocked)")
     parser.add_argument("--runs", type=int, default=3, help="runs; the median ratio is kept")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probe")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="our threads (tinygrad_attn.threads; BLAS runs one meanwhile); "
+                        "default as the CLI: TGA_NUM_THREADS, else OPENBLAS_NUM_THREADS / "
+                        "OMP_NUM_THREADS, else every CPU. The book's path always runs NumPy "
+                        "as it comes: BLAS with its own threads")
+    parser.add_argument("--settle", type=float, default=0.2,
+                        help="untimed seconds after switching paths (default 0.2)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         return _probe(args.probe)
+    k = threads.configure_from_environment() if args.threads is None else args.threads
+    enters = [lambda: threads.set_num_threads(k), lambda: threads.set_num_threads(1)]
     batch = make_batch()
     print("sizes: " + ", ".join(f"{k} {v}" for k, v in SIZES.items()) + ", float32")
+    threads.set_num_threads(1)
     print("BLAS: " + blas_info())
+    print(f"threads: ours {k} (BLAS 1 meanwhile), book: BLAS's own; {args.settle} s "
+          "untimed after each switch")
     print(f"order: {args.order}" + (f" (blocks of {args.block})" if args.order == "blocked"
                                      else "") + f", {args.steps} steps per path, "
           f"{args.runs} run(s); load average {os.getloadavg()[0]:.1f} at start")
@@ -230,7 +260,8 @@ def main():
         ratios = []
         for run in range(args.runs):
             t_ours, t_book = median_times([ours_step, hand_step], batch, args.steps,
-                                          args.order, args.block)
+                                          args.order, args.block, enters, args.settle)
+            threads.set_num_threads(1)   # the products replayed alone: BLAS's threads
             ratios.append(t_ours / t_book)
             with MatmulRecorder() as rec_ours:
                 ours_step(*batch)

@@ -88,12 +88,13 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_layering():
     """The tape imports no op; ops import the tape (and reverse mode only for ProductSum);
     the viz modules import only the tape, each other and `files` (the atomic writer, which
-    imports nothing of the package), except viz.backward, which runs the backward pass it
+    imports nothing of the package; nor does `threads`, which ops and reverse mode use), except viz.backward, which runs the backward pass it
     draws and replays and so imports reverse mode too; only the CLI may import everything."""
     g = _import_graph()
     inside = lambda deps: {d for d in deps if d.startswith("tinygrad_attn")}  # noqa: E731
     assert inside(g["tinygrad_attn.tape"]) == set()
     assert inside(g["tinygrad_attn.files"]) == set()
+    assert inside(g["tinygrad_attn.threads"]) == set()
     viz_modules = {m for m in g if m == "tinygrad_attn.viz" or m.startswith("tinygrad_attn.viz.")}
     assert {"tinygrad_attn.viz", "tinygrad_attn.viz.dot", "tinygrad_attn.viz.roll"} <= viz_modules
     for name in viz_modules:

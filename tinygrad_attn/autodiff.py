@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import threads
 from .ops.elementwise import cast
 from .ops.shape import sum_to
 from .tape import Variable, _grad_enabled, _is_float, _wrap, as_array
@@ -73,10 +74,10 @@ class ProductSum:
     def value(self):
         """The sum as one product of the concatenated arrays (first order: not recorded)."""
         if len(self.lhs) == 1:
-            return _wrap(self.lhs[0].data.T @ self.rhs[0].data, None, 0, False)
+            return _wrap(threads.matmul(self.lhs[0].data.T, self.rhs[0].data), None, 0, False)
         lhs = np.concatenate([v.data for v in self.lhs])
         rhs = np.concatenate([v.data for v in self.rhs])
-        return _wrap(lhs.T @ rhs, None, 0, False)
+        return _wrap(threads.matmul(lhs.T, rhs), None, 0, False)
 
 
 class Step(NamedTuple):

@@ -158,6 +158,11 @@ def build_parser():
         description="tinygrad_attn: exact autograd over NumPy for attention seq2seq models.")
     from tinygrad_attn import __version__
     parser.add_argument("--version", action="version", version=f"tinygrad-attn {__version__}")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="threads for large products and the LSTM's recurrence (BLAS "
+                        "runs one meanwhile; default: TGA_NUM_THREADS, else "
+                        "OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else every CPU this "
+                        "process may use; see docs/performance.md)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="the book's experiment on built-in defaults: generate "
@@ -498,9 +503,15 @@ def add_experiment_commands(sub):
 
 
 def main(argv=None):
-    from tinygrad_attn import memory
+    from tinygrad_attn import memory, threads
     memory.configure_from_environment()   # recycle freed arrays between steps (memory.py)
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"tinygrad-attn: --threads must be at least 1, got {args.threads}")
+        threads.set_num_threads(args.threads)
+    else:
+        threads.configure_from_environment()   # one pool of threads, BLAS's (threads.py)
     return args.func(args)
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .files import write_atomic
+from . import threads
 from .memory import configure_from_environment
 from .optim import Adam, clip_grad_norm_
 
@@ -126,6 +127,7 @@ class Trainer:
                  lr=1e-3, max_grad=5.0, seed=0, optimizer=None, metadata=None, out_dir=None,
                  quiet=False):
         configure_from_environment()     # recycle freed arrays between steps (memory.py)
+        threads.configure_from_environment()   # products and recurrences on every core
         if len(x) != len(t):
             raise ValueError(f"Trainer: {len(x)} inputs but {len(t)} targets")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

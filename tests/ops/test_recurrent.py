@@ -158,3 +158,17 @@ def test_step_by_step_records_the_composite_with_the_same_values():
     assert fused[0].creator.name == "lstm" and composite[0].creator.name == "stack"
     for a, b in zip(fused, composite):
         np.testing.assert_allclose(a.data, b.data, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 3, 12), (5, 1024)])
+def test_block_copies_are_the_gate_permutation(shape):
+    """to_internal / to_public (four block copies) are ``w[..., perm]`` / ``w[..., inverse]``
+    of `gate_layout`, the scaled form is that times `scale`, and each undoes the other."""
+    from tinygrad_attn.ops.recurrent import gate_layout, to_internal, to_public
+    w = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    perm, inverse, scale = gate_layout(shape[-1] // 4)
+    np.testing.assert_array_equal(to_internal(w), w[..., perm])
+    np.testing.assert_array_equal(to_internal(w, scale=True), w[..., perm] * scale.astype(w.dtype))
+    assert to_internal(w, scale=True).dtype == np.float32
+    np.testing.assert_array_equal(to_public(w), w[..., inverse])
+    np.testing.assert_array_equal(to_public(to_internal(w)), w)

@@ -1,6 +1,7 @@
 """matmul with NumPy's full semantics: 1-D, 2-D, batched, and broadcast batch dims."""
 import numpy as np
 
+from .. import threads
 from ..autodiff import ProductSum
 from ..tape import Function, Variable, as_operand
 from .shape import expand_dims, reshape, squeeze, swapaxes
@@ -9,8 +10,9 @@ from .shape import expand_dims, reshape, squeeze, swapaxes
 class Matmul(Function):
     def forward(self, a, b):
         if b.ndim == 2 and a.ndim > 2:  # one GEMM instead of a loop over the batch
-            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[-1:])
-        return a @ b
+            return threads.matmul(a.reshape(-1, a.shape[-1]), b).reshape(
+                a.shape[:-1] + b.shape[-1:])
+        return threads.matmul(a, b)
 
     def backward(self, gy):
         a, b = self.inputs

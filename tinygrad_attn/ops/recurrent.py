@@ -30,6 +30,7 @@ import functools
 
 import numpy as np
 
+from .. import threads
 from ..autodiff import grad
 from ..tape import Function, Variable, _grad_enabled, _wrap, as_operand, as_variable
 from .elementwise import sigmoid, tanh
@@ -51,6 +52,34 @@ def gate_layout(H):
     out = perm, np.argsort(perm), scale
     for a in out:
         a.flags.writeable = False
+    return out
+
+
+# The layout change as four block copies along the last axis: a fancy index over columns
+# gathers element by element (1.0-1.3 ms for a (256, 1024) float32 weight, measured) where
+# block copies take 70-140 us; about 8 such copies ran in every step.
+def to_internal(w, out=None, scale=False):
+    """``w[..., perm]`` (public f, g, i, o -> internal f, i, o, g), the sigmoid blocks times
+    1/2 if `scale`, written into `out` (a new array if None)."""
+    H = w.shape[-1] // 4
+    out = np.empty(w.shape, w.dtype) if out is None else out
+    if scale:
+        np.multiply(w[..., :H], 0.5, out=out[..., :H])
+        np.multiply(w[..., 2 * H:], 0.5, out=out[..., H:3 * H])
+    else:
+        out[..., :H] = w[..., :H]
+        out[..., H:3 * H] = w[..., 2 * H:]
+    out[..., 3 * H:] = w[..., H:2 * H]
+    return out
+
+
+def to_public(w):
+    """``w[..., inverse]``: internal f, i, o, g -> public f, g, i, o (a new array)."""
+    H = w.shape[-1] // 4
+    out = np.empty(w.shape, w.dtype)
+    out[..., :H] = w[..., :H]
+    out[..., H:2 * H] = w[..., 3 * H:]
+    out[..., 2 * H:] = w[..., H:3 * H]
     return out
 
 
@@ -121,12 +150,10 @@ def _prepare(Wx, Wh, b):
     writes x @ Wx + b (no pass over the (T, N, 4H) workspace to add it), and in the rule
     the same product over all steps gives dWx and db together."""
     H = Wh.shape[0]
-    perm, _, scale = gate_layout(H)
-    scale = scale.astype(Wh.dtype)
     Wxb = np.empty((Wx.shape[0] + 1, 4 * H), Wx.dtype)
-    np.multiply(Wx[:, perm], scale, out=Wxb[:-1])
-    np.multiply(b[perm], scale, out=Wxb[-1])
-    return Wxb, np.multiply(Wh[:, perm], scale)
+    to_internal(Wx, out=Wxb[:-1], scale=True)
+    to_internal(b, out=Wxb[-1], scale=True)
+    return Wxb, to_internal(Wh, scale=True)
 
 
 def _gates(A, H):
@@ -155,7 +182,7 @@ def forward_arrays(xs, Wx, Wh, b, h0=None, c0=None, keep=True, prepared=None):
     # every step's input projection (bias included) in one product, time-major: each step's
     # block contiguous
     G = np.empty((T * N, 4 * H), dt) if keep else _scratch("G", (T * N, 4 * H), dt)
-    np.dot(xs_tm, Wxb, out=G)
+    threads.matmul(xs_tm, Wxb, out=G)
     G = G.reshape(T, N, 4 * H)
     Hb = np.empty((T + 1, N, H), dt)   # h_0 .. h_T, time-major; hs is a view of Hb[1:]
     if h0 is None:
@@ -166,28 +193,35 @@ def forward_arrays(xs, Wx, Wh, b, h0=None, c0=None, keep=True, prepared=None):
     TC = np.empty((T, N, H), dt) if keep else _scratch("TC", (1, N, H), dt)
     tmp = _scratch("tmp", (N, 4 * H), dt)
     t1 = _scratch("t1", (N, H), dt)
-    c_prev = c0
-    for t in range(T):
-        A = G[t]
-        if t > 0 or h0 is not None:
-            np.dot(Hb[t], Whs, out=tmp)
-            A += tmp
-        _gates(A, H)
-        f, i, o, g = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
-        c = C[t] if keep else C[t % 2]
-        tc = TC[t] if keep else TC[0]
-        if c_prev is None:
-            np.multiply(i, g, out=c)
-        else:
-            np.multiply(f, c_prev, out=c)
-            np.multiply(i, g, out=t1)
-            c += t1
-        np.tanh(c, out=tc)
-        np.multiply(o, tc, out=Hb[t + 1])
-        c_prev = c
+
+    def recurrence(r):
+        """Steps 1..T for the batch rows `r` (rows never mix: each block on its own)."""
+        c_prev = None if c0 is None else c0[r]
+        tmp_r, t1_r = tmp[r], t1[r]
+        for t in range(T):
+            A = G[t, r]
+            if t > 0 or h0 is not None:
+                np.dot(Hb[t, r], Whs, out=tmp_r)
+                A += tmp_r
+            _gates(A, H)
+            f, i, o, g = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
+            c = C[t, r] if keep else C[t % 2, r]
+            tc = TC[t, r] if keep else TC[0, r]
+            if c_prev is None:
+                np.multiply(i, g, out=c)
+            else:
+                np.multiply(f, c_prev, out=c)
+                np.multiply(i, g, out=t1_r)
+                c += t1_r
+            np.tanh(c, out=tc)
+            np.multiply(o, tc, out=Hb[t + 1, r])
+            c_prev = c
+
+    threads.split_rows(recurrence, N)
+    c_last = C[T - 1] if keep else C[(T - 1) % 2]
     hs = Hb[1:].transpose(1, 0, 2)
     ws = (xs_tm, G, C, TC, Hb) if keep else None
-    return hs, Hb[T], c_prev, ws
+    return hs, Hb[T], c_last, ws
 
 
 class LSTMSequence(Function):
@@ -245,59 +279,66 @@ def backward_arrays(ws, Wx, Wh, has_h0, c0, dhs, dhT, dcT, need_dxs=True):
     H = H4 // 4
     D = xs_tm.shape[1] - 1
     dt = G.dtype
-    perm, inverse, _ = gate_layout(H)
-    Whp = Wh[:, perm]                     # unscaled, internal layout
+    # unscaled, internal layout, transposed: a contiguous copy (5% faster products than
+    # a transposed view)
+    WhpT = np.ascontiguousarray(to_internal(Wh).T)
     dh = np.array(dhT, dtype=dt)          # our own buffers: summed into in place
     dc = np.array(dcT, dtype=dt)
     t1 = np.empty((N, H), dt)
     s3 = np.empty((N, 3 * H), dt)
     u3 = np.empty((N, 3 * H), dt)
-    for t in range(T - 1, -1, -1):
-        dh += dhs[:, t]
-        A = G[t]
-        S = A[:, :3 * H]
-        f, i, o, g = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
-        tc = TC[t]
-        c_prev = C[t - 1] if t > 0 else c0
-        # ds = dc + dh * o * (1 - tanh(c)^2), summed into dc
-        np.multiply(tc, tc, out=t1)
-        np.subtract(1, t1, out=t1)
-        t1 *= o
-        t1 *= dh
-        dc += t1
-        # what multiplies each sigmoid's derivative: ds * c_prev, ds * g, dh * tanh(c)
-        if c_prev is None:
-            u3[:, :H] = 0
-        else:
-            np.multiply(dc, c_prev, out=u3[:, :H])
-        np.multiply(dc, g, out=u3[:, H:2 * H])
-        np.multiply(dh, tc, out=u3[:, 2 * H:])
-        # dA_g = ds * i * (1 - g^2), over g itself
-        np.multiply(g, g, out=g)
-        np.subtract(1, g, out=g)
-        g *= i
-        g *= dc
-        # sigmoid derivatives y (1 - y), then dA of f, i, o over the gates
-        np.subtract(1, S, out=s3)
-        s3 *= S
-        dc *= f                            # dc_prev = ds * f (f still intact here)
-        np.multiply(s3, u3, out=S)
-        if t > 0 or has_h0:
-            np.dot(A, Whp.T, out=dh)       # dh_prev = dA @ Whᵀ (dhs[t-1] is added next)
+
+    def recurrence(r):
+        """Steps T..1 for the batch rows `r` (rows never mix: each block on its own)."""
+        dh_r, dc_r, t1_r, s3_r, u3_r = dh[r], dc[r], t1[r], s3[r], u3[r]
+        for t in range(T - 1, -1, -1):
+            dh_r += dhs[r, t]
+            A = G[t, r]
+            S = A[:, :3 * H]
+            f, i, o, g = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
+            tc = TC[t, r]
+            c_prev = C[t - 1, r] if t > 0 else (None if c0 is None else c0[r])
+            # ds = dc + dh * o * (1 - tanh(c)^2), summed into dc
+            np.multiply(tc, tc, out=t1_r)
+            np.subtract(1, t1_r, out=t1_r)
+            t1_r *= o
+            t1_r *= dh_r
+            dc_r += t1_r
+            # what multiplies each sigmoid's derivative: ds * c_prev, ds * g, dh * tanh(c)
+            if c_prev is None:
+                u3_r[:, :H] = 0
+            else:
+                np.multiply(dc_r, c_prev, out=u3_r[:, :H])
+            np.multiply(dc_r, g, out=u3_r[:, H:2 * H])
+            np.multiply(dh_r, tc, out=u3_r[:, 2 * H:])
+            # dA_g = ds * i * (1 - g^2), over g itself
+            np.multiply(g, g, out=g)
+            np.subtract(1, g, out=g)
+            g *= i
+            g *= dc_r
+            # sigmoid derivatives y (1 - y), then dA of f, i, o over the gates
+            np.subtract(1, S, out=s3_r)
+            s3_r *= S
+            dc_r *= f                          # dc_prev = ds * f (f still intact here)
+            np.multiply(s3_r, u3_r, out=S)
+            if t > 0 or has_h0:
+                np.dot(A, WhpT, out=dh_r)      # dh_prev = dA @ Whᵀ (dhs[t-1] added next)
+
+    threads.split_rows(recurrence, N)
     dA = G.reshape(T * N, H4)
     # weight gradients: one product over all steps each (rows of a zero h_0 skipped)
     if has_h0:
-        dWh = np.dot(Hb[:-1].reshape(T * N, H).T, dA)
+        dWh = threads.matmul(Hb[:-1].reshape(T * N, H).T, dA)
     elif T > 1:
-        dWh = np.dot(Hb[1:-1].reshape((T - 1) * N, H).T, dA[N:])
+        dWh = threads.matmul(Hb[1:-1].reshape((T - 1) * N, H).T, dA[N:])
     else:
         dWh = None                         # Wh never touched the output
-    dWxb = np.dot(xs_tm.T, dA)             # (D + 1, 4H): dWx, and db in the last row
+    dWxb = threads.matmul(xs_tm.T, dA)             # (D + 1, 4H): dWx, and db in the last row
     dWx, db = dWxb[:-1], dWxb[-1]
     dxs = None
     if need_dxs:
-        dxs = np.dot(dA, Wx[:, perm].T).reshape(T, N, D).transpose(1, 0, 2)
-    return (dxs, dWx[:, inverse], None if dWh is None else dWh[:, inverse], db[inverse],
+        dxs = threads.matmul(dA, to_internal(Wx).T).reshape(T, N, D).transpose(1, 0, 2)
+    return (dxs, to_public(dWx), None if dWh is None else to_public(dWh), to_public(db),
             dh if has_h0 else None, dc if c0 is not None else None)
 
 
