@@ -93,7 +93,7 @@ def main(argv=None):
     return 0
 
 
-def picture(model, meta, L, filename):
+def picture(model, meta, L, filename, name="NTM"):
     xs, ts, mask = copy_batch(np.random.default_rng(7), 1, L)
     with tga.no_grad():
         logits, maps = model(xs)
@@ -116,7 +116,7 @@ def picture(model, meta, L, filename):
         a.set_xlabel("time step")
     axes[1, 0].set_ylabel(f"memory row ({lo}-{hi - 1} of {len(write)})")
     axes[1, 1].set_ylabel(f"memory row ({lo}-{hi - 1} of {len(write)})")
-    fig.suptitle(f"NTM after {meta['step']} steps, one length-{L} sequence")
+    fig.suptitle(f"{name} after {meta['step']} steps, one length-{L} sequence")
     fig.tight_layout()
     fig.savefig(filename, dpi=110)
     plt.close(fig)

@@ -1,0 +1,156 @@
+"""A diagnostic run: the NTM with a feed-forward controller instead of the LSTM.
+
+Why: with the LSTM controller (the issue's NTM, `nn.NTM`) our runs never learned to copy
+through the memory: the controller's own state kept the first few vectors and the heads
+counted time (docs/results.md). With a feed-forward controller,
+h_t = tanh([x_t, r_{t-1}] W + b), the memory is the only place a sequence can be kept, the
+same heads, memory, initial state and optimiser learn the task. Graves et al. (2014) report
+both controllers.
+
+Train (a plugin model for `tinygrad-attn copy train`; everything but the controller is the
+`ntm` model's, and the run is seeded):
+
+    PYTHONPATH=$PWD/experiments OMP_NUM_THREADS=1 python -m tinygrad_attn copy train \\
+        --model ntm_ff:FFNTM --steps 100000 --time-limit 1500 --log-every 50 --seed 0 \\
+        --out experiments/out/ntm_ff.npz
+
+Report (generalisation table as JSON, the curve beside other runs' checkpoints, and the
+read / write weightings for one sequence of each --picture-lengths):
+
+    PYTHONPATH=$PWD:$PWD/experiments OMP_NUM_THREADS=1 python experiments/ntm_ff.py \\
+        experiments/out/ntm_ff_step2400.npz --curve-of experiments/out/ntm_ff.npz \\
+        --compare experiments/out/ntm.npz --labels "NTM, LSTM controller" \\
+        --out experiments/out/report
+
+(`copy train` overwrites one checkpoint as it goes: the evaluated step-2400 checkpoint is a
+copy taken during the run.)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+import tinygrad_attn.functions as F
+import tinygrad_attn_models as models
+from tinygrad_attn import nn
+from tinygrad_attn.nn.ntm import write
+
+
+class FFCore(nn.NTM):
+    """`nn.NTM` whose controller is one Linear and a tanh over [x_t, r_{t-1}]."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        C = self.controller.Wh.shape[0]
+        self.ff = nn.Linear(self.D + self.M, C, dtype=self.controller.Wx.dtype,
+                            rng=np.random.default_rng(7))
+        self.controller = None
+
+    def forward(self, xs):
+        N, T, _ = xs.shape
+        memory = self.initial_memory(N)
+        r = F.tanh(self.read0)
+        w = self.initial_weights()
+        W_x, W_r = F.split(self.ff.W, [self.D], axis=0)
+        xw = F.unstack(F.swapaxes(xs, 0, 1) @ W_x + self.ff.b, axis=0)
+        hs, rs, ws = [], [], []
+        for xw_t in xw:
+            h = F.tanh(xw_t + r @ W_r)
+            w, erase, add = self.heads(h, memory, w)
+            r = (w @ memory)[:, 0]
+            memory = write(memory, w[:, 1], erase, add)
+            hs.append(h)
+            rs.append(r)
+            ws.append(w)
+        ys = self.out(F.concat([F.stack(hs, 1), F.stack(rs, 1)], axis=-1))
+        read_w, write_w = F.unstack(F.stack(ws, 1), axis=2)
+        return ys, {"read": read_w, "write": write_w}
+
+
+class FFNTM(models.NTM):
+    """The `ntm` copy model with `FFCore` (kind "ntm" so that `copy train` passes it the
+    NTM's options; load it with `load` below, not `copy eval`)."""
+
+    def __init__(self, *args, seed=None, dtype=np.float32, **kwargs):
+        super().__init__(*args, seed=seed, dtype=dtype, **kwargs)
+        c = self._config
+        self.ntm = FFCore(c["input_size"], c["output_size"], c["controller_size"],
+                          c["memory_size"], c["memory_width"], memory_init=c["memory_init"],
+                          weights_init=c["weights_init"], dtype=dtype, seed=seed)
+
+
+def load(path):
+    from tinygrad_attn import checkpoint
+    state, meta = checkpoint.load(path)
+    model = FFNTM(**meta["config"])
+    model.load_state_dict(state)
+    return model, meta
+
+
+def main(argv=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tinygrad_attn import checkpoint
+    from tinygrad_attn.copy_cli import evaluate, parse_lengths
+    from tinygrad_attn.files import write_json
+    from ntm_report import picture, smooth
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--curve-of", default=None, help="the feed-forward run's curve from this "
+                    "checkpoint (default: the evaluated one; e.g. the run's last checkpoint "
+                    "when an earlier one is evaluated)")
+    ap.add_argument("--compare", nargs="*", default=[], help="other runs' checkpoints "
+                    "(curves only)")
+    ap.add_argument("--labels", nargs="*", default=[], help="one label per --compare run")
+    ap.add_argument("--out", default="experiments/out/report")
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--lengths", default="1-20,30,50,80")
+    ap.add_argument("--picture-lengths", default="20,50")
+    args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    model, meta = load(args.checkpoint)
+    table = evaluate(model, parse_lengths(args.lengths), n=args.n)
+    curve = meta["curve"]
+    write_json(os.path.join(args.out, "ntm_ff_results.json"),
+               {"step": meta["step"], "bits_wrong": {str(k): v for k, v in table.items()},
+                "wall_seconds": curve[-1]["seconds"],
+                "cpu_seconds": curve[-1].get("cpu_seconds")})
+    for L, v in table.items():
+        print(f"length {L:3d}: {v:7.2f} of {8 * L} bits wrong")
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    ff_curve = curve if args.curve_of is None else checkpoint.load(args.curve_of)[1]["curve"]
+    runs = [("NTM, feed-forward controller", ff_curve)]
+    for i, path in enumerate(args.compare):
+        _, m = checkpoint.load(path)
+        label = args.labels[i] if i < len(args.labels) else os.path.basename(path)
+        runs.append((label, m["curve"]))
+    for label, c in runs:
+        steps = [row["step"] for row in c]
+        wrong = [row["bits_wrong"] for row in c]
+        line, = ax.plot(steps, wrong, alpha=0.25, lw=0.8)
+        ax.plot(steps[9:], smooth(np.array(wrong)), color=line.get_color(), lw=2,
+                label=label)
+    ax.set_xlabel("training step (batches of 16, lengths 1-20); faint: each logged mean, "
+                  "bold: mean of 10 logged points")
+    ax.set_ylabel("bits wrong per sequence")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, "ntm_ff_curve.png"), dpi=110)
+    plt.close(fig)
+    for L in parse_lengths(args.picture_lengths):
+        picture(model, meta, L, os.path.join(args.out, f"ntm_ff_weightings_{L}.png"),
+                "NTM with a feed-forward controller")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
