@@ -10,6 +10,9 @@
 # ntm_learned_w0: the same with the heads' w_0 = softmax(learned bias) (Collier & Beel);
 #   stopped by hand at step 5300 (its write weighting stayed uniform).
 # lstm: the LSTM baseline, 256 units (the run quoted stopped at step 9509, 23 minutes).
+# ntm_ff: the same NTM with a feed-forward controller (experiments/ntm_ff.py), 1500 s; a copy
+#   of its checkpoint taken at step 2400 is the one evaluated (python experiments/ntm_ff.py).
+# ntm_curriculum: the ntm with --curriculum 2, 1500 s (both ran side by side, 2026-11-27).
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p experiments/out
@@ -25,7 +28,13 @@ case "$1" in
           --model tinygrad_attn_models:LSTMCopy --hidden-size 256 \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/lstm.npz ;;
-  *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm"; exit 2 ;;
+  ntm_ff) PYTHONPATH="$PWD:$PWD/experiments" exec nice -n 5 python -m tinygrad_attn copy \
+          train --model ntm_ff:FFNTM --steps "${STEPS:-100000}" --time-limit 1500 \
+          --log-every 50 --seed 0 --out experiments/out/ntm_ff.npz ;;
+  ntm_curriculum) exec nice -n 5 python -m tinygrad_attn copy train \
+          --model tinygrad_attn_models:NTM --curriculum 2 --steps "${STEPS:-100000}" \
+          --time-limit 1500 --log-every 50 --seed 0 --out experiments/out/ntm_curriculum.npz ;;
+  *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm|ntm_ff|ntm_curriculum"; exit 2 ;;
 esac
 # The Transformer comparison quoted in docs/results.md was run as:
 #   PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 5 python experiments/transformer_vs_rnn.py \
