@@ -162,13 +162,17 @@ def test_step_by_step_records_the_composite_with_the_same_values():
 
 @pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 3, 12), (5, 1024)])
 def test_block_copies_are_the_gate_permutation(shape):
-    """to_internal / to_public (four block copies) are ``w[..., perm]`` / ``w[..., inverse]``
-    of `gate_layout`, the scaled form is that times `scale`, and each undoes the other."""
-    from tinygrad_attn.ops.recurrent import gate_layout, to_internal, to_public
+    """to_internal / to_public (four block copies) are the permutation of the gate blocks
+    from the book's (f, g, i, o) to (f, i, o, g) and back, as a fancy index over columns
+    writes it; the scaled form halves the three sigmoid blocks; each undoes the other."""
+    from tinygrad_attn.ops.recurrent import to_internal, to_public
     w = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    perm, inverse, scale = gate_layout(shape[-1] // 4)
+    H = shape[-1] // 4
+    f, g, i, o = (np.arange(k * H, (k + 1) * H) for k in range(4))
+    perm = np.concatenate([f, i, o, g])
+    scale = np.where(np.arange(4 * H) < 3 * H, 0.5, 1.0).astype(np.float32)
     np.testing.assert_array_equal(to_internal(w), w[..., perm])
-    np.testing.assert_array_equal(to_internal(w, scale=True), w[..., perm] * scale.astype(w.dtype))
+    np.testing.assert_array_equal(to_internal(w, scale=True), w[..., perm] * scale)
     assert to_internal(w, scale=True).dtype == np.float32
-    np.testing.assert_array_equal(to_public(w), w[..., inverse])
+    np.testing.assert_array_equal(to_public(w), w[..., np.argsort(perm)])
     np.testing.assert_array_equal(to_public(to_internal(w)), w)
