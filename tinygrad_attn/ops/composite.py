@@ -19,7 +19,7 @@ from ..tape import Variable, as_operand, as_variable, is_grad_enabled
 from ._axes import normalize_axis
 from .arithmetic import mul
 from .elementwise import exp, log, relu, tanh
-from .indexing import getitem, masked_fill, where
+from .indexing import check_mask_shape, getitem, masked_fill, where
 from .normalization import normalize
 from .reduction import mean, sum as _sum
 from .shape import concat, expand_dims, stack
@@ -81,12 +81,7 @@ def masked_softmax(x, mask, axis=-1):
     mask = mask.data if isinstance(mask, Variable) else np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"masked_softmax: mask must be a bool array, got dtype {mask.dtype}")
-    try:
-        if np.broadcast_shapes(mask.shape, x.shape) != x.shape:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"masked_softmax: mask of shape {mask.shape} does not broadcast to "
-                         f"scores of shape {x.shape}") from None
+    check_mask_shape(mask, x.shape, "masked_softmax", "scores")
     fill = -np.finfo(x.dtype).max / 2
     return where(mask, 0.0, softmax(masked_fill(x, mask, fill), axis))
 

@@ -118,13 +118,19 @@ def where(cond, a, b):
     return Where(cond=cond)(a, b)
 
 
+def check_mask_shape(mask, shape, op, what="x"):
+    """Raise ValueError naming `op` unless `mask` broadcasts to exactly `shape`."""
+    try:
+        if np.broadcast_shapes(mask.shape, shape) == shape:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"{op}: mask of shape {mask.shape} does not broadcast to {what} of "
+                     f"shape {shape}")
+
+
 def masked_fill(x, mask, value):
     """x with `value` wherever `mask` is True; no gradient flows through filled entries."""
     mask = _mask(mask, "masked_fill")
-    try:
-        if np.broadcast_shapes(mask.shape, x.shape) != x.shape:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to x of "
-                         f"shape {x.shape}") from None
+    check_mask_shape(mask, x.shape, "masked_fill")
     return where(mask, value, x)
