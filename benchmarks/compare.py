@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import SIZES, blas_info, book_step, build, make_batch, our_step  # noqa: E402
+from train_step import (SIZES, add_threads_option, blas_info, book_step, build,  # noqa: E402
+                        make_batch, our_step, our_threads)
 
 from tinygrad_attn import optim  # noqa: E402
 from tinygrad_attn.book.optim import Adam as BookAdam  # noqa: E402
@@ -118,8 +119,7 @@ def main():
     parser.add_argument("--models", default="attention,peeky,seq2seq")
     parser.add_argument("--steps", type=int, default=15, help="timed steps per path and run")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="our threads (as train_step.py; default as the CLI)")
+    add_threads_option(parser)
     parser.add_argument("--settle", type=float, default=0.2,
                         help="untimed seconds before each step (default 0.2)")
     args = parser.parse_args()
@@ -130,8 +130,7 @@ def main():
         return
     from tinygrad_attn import memory, threads
     memory.configure_from_environment()
-    k = threads.configure_from_environment() if args.threads is None else args.threads
-    threads.set_num_threads(1)          # NumPy as it comes, for the book's path
+    k = our_threads(args)
     from threadpoolctl import threadpool_info
     blas = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
     torch.set_num_threads(blas)

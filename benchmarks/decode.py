@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import MatmulRecorder, blas_info  # noqa: E402
+from train_step import (MatmulRecorder, add_threads_option, blas_info,  # noqa: E402
+                        our_threads)
 
 import tinygrad_attn_models as models  # noqa: E402
 from tinygrad_attn.book import models as book_models  # noqa: E402
@@ -29,13 +30,11 @@ def main():
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="our threads (as train_step.py; default as the CLI)")
+    add_threads_option(parser)
     args = parser.parse_args()
     from tinygrad_attn import memory, threads
     memory.configure_from_environment()
-    k = threads.configure_from_environment() if args.threads is None else args.threads
-    threads.set_num_threads(1)
+    k = our_threads(args)
     ours = models.AttentionSeq2seq(V, D, H, seed=0)
     book = book_models.AttentionSeq2seq(V, D, H, params=ours.book_params())
     xs = np.random.default_rng(0).integers(0, V, (args.n, TE))

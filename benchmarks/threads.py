@@ -89,10 +89,9 @@ def lstm(k, rounds):
 def step(k, rounds):
     ours, book = ts.build("attention")
     batch = ts.make_batch()
+    ours_step = ts.our_step(ours, optim.Adam(ours.parameters()))
     paths = [("book", 1, ts.book_step(book, ts.BookAdam())),
-             ("ours, 1 thread", 1, ts.our_step(ours, optim.Adam(ours.parameters()))),
-             (f"ours, {k} threads", k, None)]
-    paths[2] = (paths[2][0], k, paths[1][2])
+             ("ours, 1 thread", 1, ours_step), (f"ours, {k} threads", k, ours_step)]
     res = {name: [] for name, _, _ in paths}
     for _ in range(rounds):
         for name, n, fn in paths:

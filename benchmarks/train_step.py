@@ -76,6 +76,22 @@ def book_step(model, opt):
     return step
 
 
+def add_threads_option(parser):
+    parser.add_argument("--threads", type=int, default=None,
+                        help="our threads (tinygrad_attn.threads; BLAS runs one meanwhile); "
+                        "default as the CLI: TGA_NUM_THREADS, else OPENBLAS_NUM_THREADS / "
+                        "OMP_NUM_THREADS, else every CPU. The book's path always runs NumPy "
+                        "as it comes: BLAS with its own threads")
+
+
+def our_threads(args):
+    """The thread count our path runs on (--threads, else as the CLI); the process is left
+    on one thread of ours, i.e. NumPy's BLAS as it comes, until a path switches."""
+    k = threads.configure_from_environment() if args.threads is None else args.threads
+    threads.set_num_threads(1)
+    return k
+
+
 def median_times(steps, batch, n, order="alternated", block=5, enters=None, settle=0.0):
     """Median seconds per call of each step function, measured side by side.
 
@@ -229,22 +245,17 @@ def main():
     parser.add_argument("--block", type=int, default=5, help="steps per block (blocked)")
     parser.add_argument("--runs", type=int, default=3, help="runs; the median ratio is kept")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probe")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="our threads (tinygrad_attn.threads; BLAS runs one meanwhile); "
-                        "default as the CLI: TGA_NUM_THREADS, else OPENBLAS_NUM_THREADS / "
-                        "OMP_NUM_THREADS, else every CPU. The book's path always runs NumPy "
-                        "as it comes: BLAS with its own threads")
+    add_threads_option(parser)
     parser.add_argument("--settle", type=float, default=0.2,
                         help="untimed seconds after switching paths (default 0.2)")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         return _probe(args.probe)
-    k = threads.configure_from_environment() if args.threads is None else args.threads
+    k = our_threads(args)
     enters = [lambda: threads.set_num_threads(k), lambda: threads.set_num_threads(1)]
     batch = make_batch()
-    print("sizes: " + ", ".join(f"{k} {v}" for k, v in SIZES.items()) + ", float32")
-    threads.set_num_threads(1)
+    print("sizes: " + ", ".join(f"{n} {v}" for n, v in SIZES.items()) + ", float32")
     print("BLAS: " + blas_info())
     print(f"threads: ours {k} (BLAS 1 meanwhile), book: BLAS's own; {args.settle} s "
           "untimed after each switch")
