@@ -1,4 +1,5 @@
-"""tinygrad_attn.optim: SGD, Adam and clip_grad_norm_ reproduce the book's updates exactly.
+"""tinygrad_attn.optim: SGD, Adam and clip_grad_norm_ reproduce the book's updates exactly;
+RMSprop is PyTorch's update and clip_grad_value_ clips entry by entry.
 
 Given the same weights and gradients, our Adam and clipping give bit-identical arrays to the
 book's (`tinygrad_attn.book.optim`) in float32 and in float64; a few training steps of a
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 import tinygrad_attn as tga
 from tinygrad_attn import nn
 from tinygrad_attn.book import optim as book_optim
-from tinygrad_attn.optim import SGD, Adam, clip_grad_norm_
+from tinygrad_attn.optim import SGD, Adam, RMSprop, clip_grad_norm_, clip_grad_value_
 
 seeds = st.integers(0, 2**32 - 1)
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -145,3 +146,109 @@ def test_training_trajectory_equals_book():
     for name, p, q in zip([n for n, _ in ours.named_parameters()], ours.parameters(),
                           book.params):
         np.testing.assert_allclose(p.data, q, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def _rmsprop_reference(params, grads_per_step, lr, alpha, eps, momentum):
+    """PyTorch's RMSprop as its documentation writes the algorithm, in float64."""
+    params = [p.astype(np.float64) for p in params]
+    square = [np.zeros_like(p) for p in params]
+    buf = [np.zeros_like(p) for p in params]
+    for grads in grads_per_step:
+        for k, g in enumerate(grads):
+            square[k] = alpha * square[k] + (1 - alpha) * g.astype(np.float64) ** 2
+            step = g / (np.sqrt(square[k]) + eps)
+            if momentum:
+                buf[k] = momentum * buf[k] + step
+                step = buf[k]
+            params[k] = params[k] - lr * step
+    return params
+
+
+@given(seed=seeds, dtype=dtypes, steps=st.integers(1, 6),
+       momentum=st.sampled_from([0.0, 0.9]), alpha=st.sampled_from([0.95, 0.99]))
+def test_rmsprop_is_the_documented_update(seed, dtype, steps, momentum, alpha):
+    rng = np.random.default_rng(seed)
+    params = make(rng, SHAPES, dtype)
+    start = [p.data.copy() for p in params]
+    opt = RMSprop(params, lr=1e-2, alpha=alpha, momentum=momentum)
+    history = []
+    for _ in range(steps):
+        grads = [rng.standard_normal(p.shape).astype(dtype) for p in params]
+        history.append(grads)
+        set_grads(params, grads)
+        opt.step()
+    ref = _rmsprop_reference(start, history, 1e-2, alpha, 1e-8, momentum)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for p, r in zip(params, ref):
+        assert p.dtype == dtype and opt.square_avg[0].dtype == dtype
+        np.testing.assert_allclose(p.data, r, rtol=tol, atol=tol)
+
+
+def test_rmsprop_equals_torch_when_torch_is_installed():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    params = make(rng, SHAPES, np.float64)
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    ours = RMSprop(params, lr=1e-4, alpha=0.95, momentum=0.9)
+    opt = torch.optim.RMSprop(theirs, lr=1e-4, alpha=0.95, momentum=0.9)
+    for _ in range(5):
+        grads = [rng.standard_normal(p.shape) for p in params]
+        set_grads(params, grads)
+        for t, g in zip(theirs, grads):
+            t.grad = torch.tensor(g)
+        ours.step()
+        opt.step()
+    for p, t in zip(params, theirs):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_rmsprop_state_resumes_bit_for_bit_and_is_checked():
+    rng = np.random.default_rng(2)
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(4)]
+    whole = make(np.random.default_rng(1), SHAPES, np.float32)
+    opt = RMSprop(whole, lr=1e-3, momentum=0.9)
+    for g in grads:
+        set_grads(whole, g)
+        opt.step()
+    half = make(np.random.default_rng(1), SHAPES, np.float32)
+    first = RMSprop(half, lr=1e-3, momentum=0.9)
+    for g in grads[:2]:
+        set_grads(half, g)
+        first.step()
+    state = first.state_dict()
+    assert state["hyper"] == {"type": "RMSprop", "lr": 1e-3, "alpha": 0.99, "eps": 1e-8,
+                              "momentum": 0.9}
+    assert sorted(state["arrays"]) == sorted(f"{s}.{k}" for s in ("square_avg",
+                                             "momentum_buffer") for k in range(4))
+    second = RMSprop(half)                     # other hyper-parameters: the state wins
+    second.load_state_dict(state)
+    for g in grads[2:]:
+        set_grads(half, g)
+        second.step()
+    for p, q in zip(whole, half):
+        np.testing.assert_array_equal(p.data, q.data)
+    del state["arrays"]["momentum_buffer.1"]
+    with pytest.raises(ValueError, match="square_avg and momentum_buffer do not cover"):
+        second.load_state_dict(state)
+    with pytest.raises(ValueError, match="state is of a Adam"):
+        second.load_state_dict(Adam(half).state_dict())
+    with pytest.raises(ValueError, match="RMSprop: need lr > 0"):
+        RMSprop(half, momentum=1.0)
+
+
+@given(seed=seeds, dtype=dtypes, clip=st.sampled_from([0.1, 1.0, 100.0]))
+def test_clip_grad_value_clips_each_entry(seed, dtype, clip):
+    rng = np.random.default_rng(seed)
+    params = make(rng, SHAPES, dtype)
+    grads = [(rng.standard_normal(p.shape) * 3).astype(dtype) for p in params]
+    set_grads(params, grads)
+    params[1].grad = None
+    largest = clip_grad_value_(params, clip)
+    assert largest == max(float(np.abs(g).max()) for k, g in enumerate(grads) if k != 1)
+    assert params[1].grad is None
+    for k, (p, g) in enumerate(zip(params, grads)):
+        if k != 1:
+            assert p.grad.dtype == dtype
+            np.testing.assert_array_equal(p.grad.data, np.clip(g, -clip, clip))
+    with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be > 0"):
+        clip_grad_value_(params, 0)

@@ -10,6 +10,10 @@ whose ``grad`` is None (unused in the last backward) is skipped.
     model.zero_grad(); loss = model.loss(xs, ts); loss.backward()
     clip_grad_norm_(model.parameters(), 5.0)
     opt.step()
+
+Beyond the book: `RMSprop` (PyTorch's update, with momentum: the Neural Turing Machine
+paper's optimiser) and `clip_grad_value_` (each entry clipped on its own, as the NTM
+implementations clip).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from .tape import Variable
 
-__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_"]
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "clip_grad_norm_", "clip_grad_value_"]
 
 
 def _param_list(params, who):
@@ -67,13 +71,6 @@ class Optimizer:
         raise NotImplementedError
 
     # --- saving and resuming ------------------------------------------------------------
-    def state_dict(self):
-        """``{"hyper": {...JSON scalars}, "arrays": {"m.3": ndarray, ...}}``: everything
-        `step()` reads besides the parameters, so that a resumed run continues bit for bit.
-        Array names are ``<slot>.<parameter index>``; a slot entry a parameter never got
-        (no gradient yet) is left out."""
-        return {"hyper": self._hyper(), "arrays": {}}
-
     def load_state_dict(self, state):
         """Restore what `state_dict` returned (checks the optimiser type, the slots' shapes
         and dtypes against the parameters)."""
@@ -90,10 +87,40 @@ class Optimizer:
     def _load_hyper(self, hyper):
         pass
 
+    # optimisers with per-parameter state arrays name them here (Adam: m, v); each is a
+    # list with one entry per parameter, None until the parameter's first gradient
+    slots = ()
+
+    def _slot_arrays(self):
+        return {f"{slot}.{k}": a.copy() for slot in self.slots
+                for k, a in enumerate(getattr(self, slot)) if a is not None}
+
     def _load_arrays(self, arrays):
-        if arrays:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected arrays "
-                             f"{sorted(arrays)}")
+        who = f"{type(self).__name__}.load_state_dict"
+        loaded = {slot: [None] * len(self.params) for slot in self.slots}
+        for name, a in arrays.items():
+            slot, _, k = name.partition(".")
+            if slot not in loaded or not k.isdigit() or int(k) >= len(self.params):
+                raise ValueError(f"{who}: unexpected array {name!r} ({len(self.params)} "
+                                 "parameters)")
+            p = self.params[int(k)]
+            if a.shape != p.shape or a.dtype != p.dtype:
+                raise ValueError(f"{who}: {name} is {a.shape} {a.dtype}, its parameter "
+                                 f"{p.shape} {p.dtype}")
+            loaded[slot][int(k)] = np.array(a, copy=True)
+        covered = {slot: [x is None for x in v] for slot, v in loaded.items()}
+        if len({tuple(c) for c in covered.values()}) > 1:
+            raise ValueError(f"{who}: {' and '.join(self.slots)} do not cover the same "
+                             "parameters")
+        for slot, values in loaded.items():
+            setattr(self, slot, values)
+
+    def state_dict(self):
+        """``{"hyper": {...JSON scalars}, "arrays": {"m.3": ndarray, ...}}``: everything
+        `step()` reads besides the parameters, so that a resumed run continues bit for bit.
+        Array names are ``<slot>.<parameter index>``; a slot entry a parameter never got
+        (no gradient yet) is left out."""
+        return {"hyper": self._hyper(), "arrays": self._slot_arrays()}
 
 
 class SGD(Optimizer):
@@ -125,6 +152,7 @@ class Adam(Optimizer):
     """
 
     eps = 1e-7
+    slots = ("m", "v")
 
     def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999):
         super().__init__(params)
@@ -154,30 +182,52 @@ class Adam(Optimizer):
         self.lr, self.beta1, self.beta2 = (float(hyper[k]) for k in ("lr", "beta1", "beta2"))
         self.t = int(hyper["t"])
 
-    def state_dict(self):
-        arrays = {}
-        for slot, values in (("m", self.m), ("v", self.v)):
-            for k, a in enumerate(values):
-                if a is not None:
-                    arrays[f"{slot}.{k}"] = a.copy()
-        return {"hyper": self._hyper(), "arrays": arrays}
 
-    def _load_arrays(self, arrays):
-        who = "Adam.load_state_dict"
-        m, v = [None] * len(self.params), [None] * len(self.params)
-        for name, a in arrays.items():
-            slot, _, k = name.partition(".")
-            if slot not in ("m", "v") or not k.isdigit() or int(k) >= len(self.params):
-                raise ValueError(f"{who}: unexpected array {name!r} ({len(self.params)} "
-                                 "parameters)")
-            p = self.params[int(k)]
-            if a.shape != p.shape or a.dtype != p.dtype:
-                raise ValueError(f"{who}: {name} is {a.shape} {a.dtype}, its parameter "
-                                 f"{p.shape} {p.dtype}")
-            (m if slot == "m" else v)[int(k)] = np.array(a, copy=True)
-        if [x is None for x in m] != [x is None for x in v]:
-            raise ValueError(f"{who}: m and v do not cover the same parameters")
-        self.m, self.v = m, v
+class RMSprop(Optimizer):
+    """PyTorch's RMSprop (``torch.optim.RMSprop``, centered=False), the optimiser of the
+    Neural Turing Machine paper and of its copy-task recipes (lr 1e-4, alpha 0.95,
+    momentum 0.9). Per step:
+
+        s = alpha * s + (1 - alpha) * g^2                (s starts at zero)
+        d = g / (sqrt(s) + eps)
+        b = momentum * b + d;  p -= lr * b               (momentum > 0; b starts at zero)
+        p -= lr * d                                      (momentum == 0)
+    """
+
+    slots = ("square_avg", "momentum_buffer")
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0):
+        super().__init__(params)
+        if not 0.0 <= alpha < 1.0 or not 0.0 <= momentum < 1.0 or lr <= 0 or eps <= 0:
+            raise ValueError(f"RMSprop: need lr > 0, eps > 0, 0 <= alpha < 1 and "
+                             f"0 <= momentum < 1; got lr={lr}, alpha={alpha}, eps={eps}, "
+                             f"momentum={momentum}")
+        self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
+        self.momentum = float(momentum)
+        self.square_avg = [None] * len(self.params)
+        self.momentum_buffer = [None] * len(self.params)
+
+    def update(self, k, p, g):
+        if self.square_avg[k] is None:
+            self.square_avg[k] = np.zeros_like(p)
+            self.momentum_buffer[k] = np.zeros_like(p)
+        s, b = self.square_avg[k], self.momentum_buffer[k]
+        s *= self.alpha
+        s += (1.0 - self.alpha) * g * g
+        d = g / (np.sqrt(s) + self.eps)
+        if self.momentum:
+            b *= self.momentum
+            b += d
+            d = b
+        p -= self.lr * d
+
+    def _hyper(self):
+        return {"type": "RMSprop", "lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "momentum": self.momentum}
+
+    def _load_hyper(self, hyper):
+        self.lr, self.alpha, self.eps, self.momentum = (
+            float(hyper[k]) for k in ("lr", "alpha", "eps", "momentum"))
 
 
 def clip_grad_norm_(params, max_norm):
@@ -198,3 +248,21 @@ def clip_grad_norm_(params, max_norm):
         for p in grads:
             p.grad = Variable(p.grad.data * rate, requires_grad=False)
     return float(total)
+
+
+def clip_grad_value_(params, clip_value):
+    """Clip every gradient entry to [-clip_value, clip_value] (``torch.nn.utils.
+    clip_grad_value_``); returns the largest absolute entry before clipping (a float).
+    Clipped gradients become new arrays, as in `clip_grad_norm_`."""
+    if not clip_value > 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be > 0, got {clip_value}")
+    largest = 0.0
+    for p in params:
+        if p.grad is None:
+            continue
+        g = p.grad.data
+        top = float(np.max(np.abs(g))) if g.size else 0.0
+        largest = max(largest, top)
+        if top > clip_value:
+            p.grad = Variable(np.clip(g, -clip_value, clip_value), requires_grad=False)
+    return largest
