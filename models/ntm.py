@@ -1,7 +1,7 @@
 """Models for the NTM copy task (tinygrad_attn/data/copy_task.py), forward only.
 
-    NTM       nn.NTM (LSTM controller, R x M memory, one read and one write head) + the
-              bit-wise loss; forward returns the read and write weightings of every step
+    NTM       nn.NTM (an LSTM controller, or controller="feedforward"; R x M memory, one
+              read and one write head) + the bit-wise loss; forward returns the read and write weightings of every step
     LSTMCopy  the baseline: an LSTM over the same inputs and a Linear to the bits
 
 Both: ``Model(input_size=9, output_size=8, ..., seed=None, dtype=np.float32)``,
@@ -43,19 +43,20 @@ class NTM(_CopyModel):
     kind = "ntm"
 
     def __init__(self, input_size=9, output_size=8, controller_size=100, memory_size=128,
-                 memory_width=20, memory_init="constant", weights_init="onehot", *,
-                 seed=None, dtype=np.float32):
+                 memory_width=20, memory_init="constant", weights_init="onehot",
+                 controller="lstm", *, seed=None, dtype=np.float32):
         super().__init__()
         self._config = {"input_size": input_size, "output_size": output_size,
                         "controller_size": controller_size, "memory_size": memory_size,
                         "memory_width": memory_width, "memory_init": memory_init,
-                        "weights_init": weights_init}
+                        "weights_init": weights_init, "controller": controller}
         # memory_init: "constant" (1e-6, the default) or "learned"; weights_init: "onehot"
-        # (both heads start on row 0, the default) or "learned" (nn.NTM's docstring says
-        # why the defaults are what they are, and where they come from)
+        # (both heads start on row 0, the default) or "learned"; controller: "lstm" (the
+        # default) or "feedforward" (nn.NTM's docstring says why the defaults are what they
+        # are, and where they come from)
         self.ntm = nn.NTM(input_size, output_size, controller_size, memory_size,
                           memory_width, memory_init=memory_init, weights_init=weights_init,
-                          dtype=dtype, seed=seed)
+                          controller=controller, dtype=dtype, seed=seed)
 
     def forward(self, xs):
         """``(logits (N, T, out), {"read": (N, T, R), "write": (N, T, R)})``."""

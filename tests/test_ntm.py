@@ -132,22 +132,26 @@ def _reference_ntm(model, xs):
         e = np.exp(z - z.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
-    lstm, heads = model.controller, model.heads
-    Wx, Wh, b = lstm.Wx.data, lstm.Wh.data, lstm.b.data
+    ctrl, heads = model.controller, model.heads
+    lstm = model.controller_kind == "lstm"
+    Wx, b = (ctrl.Wx.data, ctrl.b.data) if lstm else (ctrl.W.data, ctrl.b.data)
     Wp, bp = heads.fc.W.data, heads.fc.b.data
     N, T, _ = xs.shape
     R, M, K, P = model.R, model.M, heads.K, heads.P
-    C = Wh.shape[0]
+    C = Wp.shape[0]
     memory = np.full((N, R, M), 1e-6)
     r = np.tanh(model.read0.data)[None].repeat(N, 0)
     w_prev = [model.initial_weights().data[j][None].repeat(N, 0) for j in (0, 1)]
     h = c = np.zeros((N, C))
     ys, reads, writes = [], [], []
     for t in range(T):
-        A = np.concatenate([xs[:, t], r], -1) @ Wx + b + h @ Wh
-        f, g_, i, o = np.split(A, 4, -1)
-        c = sig(f) * c + np.tanh(g_) * sig(i)
-        h = sig(o) * np.tanh(c)
+        if lstm:
+            A = np.concatenate([xs[:, t], r], -1) @ Wx + b + h @ ctrl.Wh.data
+            f, g_, i, o = np.split(A, 4, -1)
+            c = sig(f) * c + np.tanh(g_) * sig(i)
+            h = sig(o) * np.tanh(c)
+        else:
+            h = np.tanh(np.concatenate([xs[:, t], r], -1) @ Wx + b)
         raw = h @ Wp + bp
         w_new = []
         for j in (0, 1):
@@ -172,12 +176,13 @@ def _reference_ntm(model, xs):
     return np.stack(ys, 1), np.stack(reads, 1), np.stack(writes, 1)
 
 
-@pytest.mark.parametrize("weights_init", ["onehot", "learned"])
-def test_ntm_forward_is_the_step_of_its_docstring(weights_init):
+@pytest.mark.parametrize("weights_init, controller", [
+    ("onehot", "lstm"), ("learned", "lstm"), ("onehot", "feedforward")])
+def test_ntm_forward_is_the_step_of_its_docstring(weights_init, controller):
     """Both heads from one Linear, the controller's input projection split in two and the
     output Linear after the loop compute exactly the paper's step, head by head."""
     model = nn.NTM(5, 3, controller_size=6, memory_size=7, memory_width=4, dtype=np.float64,
-                   weights_init=weights_init, seed=1)
+                   weights_init=weights_init, controller=controller, seed=1)
     rng = np.random.default_rng(1)
     for prm in model.parameters():
         prm.data[...] = rng.standard_normal(prm.shape) * 0.5
@@ -212,13 +217,39 @@ def test_ntm_initial_state():
         nn.NTM(9, 8, memory_init="zeros")
     with pytest.raises(ValueError, match="NTM: weights_init must be one of"):
         nn.NTM(9, 8, weights_init="uniform")
+    with pytest.raises(ValueError, match="NTM: controller must be one of"):
+        nn.NTM(9, 8, controller="gru")
 
 
-def test_ntm_second_order_through_the_whole_model():
+def test_ntm_feedforward_controller_keeps_nothing_between_steps():
+    """controller="feedforward": one Linear (in + M -> C), no recurrent weights; with the
+    memory's reads cut off (read weights zero), step t's output depends on x_t alone."""
+    model = nn.NTM(4, 3, controller_size=5, memory_size=6, memory_width=2,
+                   controller="feedforward", dtype=np.float64, seed=0)
+    assert model.controller.W.shape == (6, 5)
+    names = set(dict(model.named_parameters()))
+    assert not any("Wh" in n for n in names)
+    model.out.W.data[5:] = 0.0                      # the output sees h_t only
+    xs = np.random.default_rng(0).standard_normal((2, 4, 4))
+    Wr = model.controller.W.data[4:].copy()
+    model.controller.W.data[4:] = 0.0               # and h_t sees x_t only
+    ys, _ = model(Variable(xs))
+    changed = xs.copy()
+    changed[:, 0] += 1.0
+    ys2, _ = model(Variable(changed))
+    np.testing.assert_array_equal(ys.data[:, 1:], ys2.data[:, 1:])
+    assert not np.allclose(ys.data[:, 0], ys2.data[:, 0])
+    model.controller.W.data[4:] = Wr                # through the memory, later steps move
+    ys3, _ = model(Variable(changed))
+    assert not np.allclose(ys3.data[:, 1:], ys2.data[:, 1:])
+
+
+@pytest.mark.parametrize("controller", ["lstm", "feedforward"])
+def test_ntm_second_order_through_the_whole_model(controller):
     """create_graph=True through every step (controller, both heads, reads and writes):
     second-order gradients of the outputs with respect to the inputs against finite
     differences."""
     model = nn.NTM(3, 2, controller_size=3, memory_size=4, memory_width=2, dtype=np.float64,
-                   seed=2)
+                   controller=controller, seed=2)
     xs = np.random.default_rng(2).standard_normal((2, 3, 3))
     assert gradgradcheck(lambda xs: model(xs)[0], xs)

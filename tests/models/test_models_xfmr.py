@@ -128,6 +128,9 @@ COPY_MODELS = {
                                                   memory_width=2, memory_init="learned",
                                                   weights_init="learned", seed=seed,
                                                   dtype=np.float64),
+    "ntm_feedforward": lambda seed: models.NTM(4, 3, controller_size=3, memory_size=5,
+                                                memory_width=2, controller="feedforward",
+                                                seed=seed, dtype=np.float64),
     "lstm": lambda seed: models.LSTMCopy(4, 3, hidden_size=3, seed=seed, dtype=np.float64),
 }
 

@@ -14,8 +14,8 @@ Every stage takes a head axis: a key (N, M) gives a weighting (N, R), keys (N, H
 (N, H, R), so the NTM addresses its read and its write head in one pass of ops (the time of
 a training step is mostly per-op overhead: see docs/results.md, "NTM on the copy task").
 
-`NTM`: an LSTM controller fed [x_t, r_{t-1}], one read head and one write head computed
-from the controller's h_t, an output Linear over [h_t, r_t]. ``forward(xs (N, T, in)) ->
+`NTM`: a controller fed [x_t, r_{t-1}] (an LSTM, the default, or feed-forward: one
+Linear and a tanh), one read head and one write head computed from the controller's h_t, an output Linear over [h_t, r_t]. ``forward(xs (N, T, in)) ->
 (logits (N, T, out), {"read": (N, T, R), "write": (N, T, R)})``: the weightings of every
 step are returned (for pictures, or a loss of their own), nothing is stashed. Steps run in
 order (each depends on the memory the previous one wrote); the batch runs at once.
@@ -31,11 +31,12 @@ from .module import Module, Parameter
 from .recurrent import LSTM
 
 __all__ = ["content_weighting", "interpolate", "shift", "sharpen", "address", "read",
-           "write", "NTMHeads", "NTM", "MEMORY_INITS", "WEIGHTS_INITS"]
+           "write", "NTMHeads", "NTM", "MEMORY_INITS", "WEIGHTS_INITS", "CONTROLLERS"]
 
 SHARPEN_EPS = 1e-12
 MEMORY_INITS = ("constant", "learned")
 WEIGHTS_INITS = ("onehot", "learned")
+CONTROLLERS = ("lstm", "feedforward")
 
 
 def content_weighting(memory, key, beta, eps=1e-8):
@@ -127,11 +128,12 @@ class NTMHeads(Module):
 
 
 class NTM(Module):
-    """LSTM controller + an R x M memory + one read and one write head.
+    """A controller + an R x M memory + one read and one write head.
 
     Per step t (reading the memory the previous steps wrote, then writing):
 
-        h_t, c_t = LSTM([x_t, r_{t-1}], h_{t-1}, c_{t-1})
+        h_t, c_t = LSTM([x_t, r_{t-1}], h_{t-1}, c_{t-1})      controller="lstm" (default)
+        h_t = tanh([x_t, r_{t-1}] W + b)                         controller="feedforward"
         w_r, w_w = heads(h_t, M_{t-1}, (w_r, w_w) prev);   r_t = read(M_{t-1}, w_r)
         M_t = write(M_{t-1}, w_w, e, a)
         y_t = Linear([h_t, r_t])          (for all t at once, after the loop)
@@ -157,11 +159,17 @@ class NTM(Module):
     & Beel's learned, nearly uniform start (weights_init="learned": w_0 = softmax(a learned
     bias (2, R) drawn like r_0's)) kept a uniform write weighting for 5000 steps
     (docs/results.md).
+
+    controller="feedforward" (Graves et al. report both): the controller keeps nothing
+    from step to step, so whatever the output needs of the past must pass through the
+    memory. On the copy task, with everything else the same, it learned through the memory
+    where our LSTM-controller runs with Adam at batch 16 kept the first vectors in the
+    LSTM's cell instead (docs/results.md, "NTM on the copy task").
     """
 
     def __init__(self, input_size, output_size, controller_size=100, memory_size=128,
                  memory_width=20, *, shifts=3, memory_init="constant", weights_init="onehot",
-                 dtype=np.float32, rng=None, seed=None):
+                 controller="lstm", dtype=np.float32, rng=None, seed=None):
         super().__init__()
         if memory_init not in MEMORY_INITS:
             raise ValueError(f"NTM: memory_init must be one of {MEMORY_INITS}, got "
@@ -169,11 +177,19 @@ class NTM(Module):
         if weights_init not in WEIGHTS_INITS:
             raise ValueError(f"NTM: weights_init must be one of {WEIGHTS_INITS}, got "
                              f"{weights_init!r}")
+        if controller not in CONTROLLERS:
+            raise ValueError(f"NTM: controller must be one of {CONTROLLERS}, got "
+                             f"{controller!r}")
         rng = make_rng(rng, seed)
         self.D, self.R, self.M = input_size, memory_size, memory_width
-        self.controller = LSTM(input_size + memory_width, controller_size, dtype=dtype,
-                               rng=rng)
-        self.controller.b.data[:controller_size] = 1.0        # forget gate (order f, g, i, o)
+        if controller == "lstm":
+            self.controller = LSTM(input_size + memory_width, controller_size, dtype=dtype,
+                                   rng=rng)
+            self.controller.b.data[:controller_size] = 1.0    # forget gate (order f, g, i, o)
+        else:
+            self.controller = Linear(input_size + memory_width, controller_size, dtype=dtype,
+                                     rng=rng)
+        self.controller_kind = controller
         self.heads = NTMHeads(controller_size, memory_width, shifts=shifts, dtype=dtype,
                               rng=rng)
         self.out = Linear(controller_size + memory_width, output_size, dtype=dtype, rng=rng)
@@ -208,18 +224,22 @@ class NTM(Module):
 
     def forward(self, xs):
         N, T, _ = xs.shape
-        lstm = self.controller
+        ctrl = self.controller
+        lstm = self.controller_kind == "lstm"
         memory = self.initial_memory(N)
         r = F.tanh(self.read0)                                             # (M,)
         w = self.initial_weights()                                         # (2, R)
         # the input half of the controller's projection for all steps in one product; the
         # read half, r_{t-1} @ Wx[D:], per step (the same sum as [x_t, r_{t-1}] @ Wx)
-        Wx_x, Wx_r = F.split(lstm.Wx, [self.D], axis=0)
-        xw = F.unstack(F.swapaxes(xs, 0, 1) @ Wx_x + lstm.b, axis=0)       # T x (N, 4C)
+        Wx_x, Wx_r = F.split(ctrl.Wx if lstm else ctrl.W, [self.D], axis=0)
+        xw = F.unstack(F.swapaxes(xs, 0, 1) @ Wx_x + ctrl.b, axis=0)       # T x (N, 4C | C)
         h = c = None
         hs, rs, ws = [], [], []
         for xw_t in xw:
-            h, c = lstm.cell(xw_t + r @ Wx_r, h, c)
+            if lstm:
+                h, c = ctrl.cell(xw_t + r @ Wx_r, h, c)
+            else:
+                h = F.tanh(xw_t + r @ Wx_r)
             w, erase, add = self.heads(h, memory, w)                       # (N, 2, R)
             r = (w @ memory)[:, 0]                                          # read head
             memory = write(memory, w[:, 1], erase, add)                    # write head
