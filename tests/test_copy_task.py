@@ -73,3 +73,59 @@ def test_cli_copy_train_initial_state_options_reach_the_model(tmp_path):
     model, meta = copy_cli.load_model(ckpt)
     assert meta["config"]["memory_init"] == meta["config"]["weights_init"] == "learned"
     assert {"ntm.memory0", "ntm.weights0"} <= set(dict(model.named_parameters()))
+
+
+def test_cli_copy_train_optimiser_clipping_and_controller_options(tmp_path):
+    ckpt = tmp_path / "ntm.npz"
+    assert cli.main(["copy", "train", "--model", "tinygrad_attn_models:NTM", "--steps", "2",
+                     "--batch-size", "1", "--hidden-size", "4", "--memory-size", "6",
+                     "--memory-width", "3", "--optimizer", "rmsprop", "--clip-mode", "value",
+                     "--controller", "feedforward", "--out", str(ckpt)]) == 0
+    model, meta = copy_cli.load_model(ckpt)
+    assert (meta["optimizer"], meta["clip_mode"], meta["lr"]) == ("rmsprop", "value", 1e-4)
+    assert meta["config"]["controller"] == "feedforward"
+    assert model.ntm.controller_kind == "feedforward"
+    with pytest.raises(ValueError, match="copy train: optimizer must be one of"):
+        copy_cli.train("tinygrad_attn_models:LSTMCopy", steps=1, optimizer="sgd",
+                       hidden_size=3)
+
+
+def _weights(path):
+    from tinygrad_attn import checkpoint
+    return checkpoint.load(path)[0]
+
+
+def test_train_keeps_the_best_weights_beside_the_last(tmp_path):
+    """<out>.best.npz holds the weights of the logged point with the fewest bits wrong
+    (over the full range of lengths): training again for that many steps gives the same
+    weights; the last checkpoint holds the last step's."""
+    out = str(tmp_path / "lstm.npz")
+    kwargs = dict(batch_size=2, max_length=3, log_every=1, seed=3, lr=0.05, hidden_size=3,
+                  print_fn=lambda *a: None)
+    _, curve = copy_cli.train("tinygrad_attn_models:LSTMCopy", steps=8, out=out, **kwargs)
+    wrong = [row["bits_wrong"] for row in curve]
+    best_step = curve[int(np.argmin(wrong))]["step"]
+    assert best_step < 8, "the test needs a run whose last point is not its best"
+    from tinygrad_attn import checkpoint
+    assert checkpoint.load(copy_cli.best_path(out))[1]["step"] == best_step
+    again = str(tmp_path / "again.npz")
+    copy_cli.train("tinygrad_attn_models:LSTMCopy", steps=best_step, out=again, **kwargs)
+    best, redo, last = _weights(copy_cli.best_path(out)), _weights(again), _weights(out)
+    for k in best:
+        np.testing.assert_array_equal(best[k], redo[k])
+    assert any((best[k] != last[k]).any() for k in best)
+    assert copy_cli.best_path("a/ntm.npz") == "a/ntm.best.npz"
+
+
+def test_train_stops_on_a_loss_that_is_not_finite(monkeypatch, tmp_path):
+    real = copy_cli._step
+
+    def nan_at_step_3(model, xs, targets, mask, calls=[0]):
+        calls[0] += 1
+        loss, logits = real(model, xs, targets, mask)
+        return (loss * np.nan if calls[0] == 3 else loss), logits
+
+    monkeypatch.setattr(copy_cli, "_step", nan_at_step_3)
+    with pytest.raises(FloatingPointError, match="copy train: the loss is nan at step 3"):
+        copy_cli.train("tinygrad_attn_models:LSTMCopy", steps=5, batch_size=2, hidden_size=3,
+                       out=str(tmp_path / "x.npz"), print_fn=lambda *a: None)

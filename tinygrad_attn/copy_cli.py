@@ -5,11 +5,14 @@
 
 Models are found through the ``tinygrad_attn.copy_models`` entry points (ntm, lstm), so the
 framework never imports the repository's models package. The loop is a small one of its
-own (Adam, global-norm clipping at 10, one random length in 1..20 per batch, optionally
-a curriculum over the longest length): the task has
+own (Adam with global-norm clipping at 10 by default, or the NTM papers' RMSprop with
+momentum and per-entry clipping; one random length in 1..20 per batch, optionally a
+curriculum over the longest length): the task has
 float inputs, a masked bit-wise loss and "bits wrong per sequence" as its measure, which a
 token-level seq2seq Trainer does not know.
-Checkpoints hold the weights, the model's kind and config, and the learning curve.
+Checkpoints hold the weights, the model's kind and config, and the learning curve: `out`
+every `save_every` steps, and beside it `<out>.best.npz`, the weights at the logged point
+with the fewest bits wrong so far (a run that later diverges keeps its best state).
 """
 from __future__ import annotations
 
@@ -20,7 +23,17 @@ import numpy as np
 
 from .files import write_json
 
-__all__ = ["train", "evaluate", "load_model", "parse_lengths", "add_parser"]
+__all__ = ["train", "evaluate", "load_model", "parse_lengths", "best_path", "add_parser",
+           "OPTIMIZERS", "CLIP_MODES"]
+
+OPTIMIZERS = ("adam", "rmsprop")
+CLIP_MODES = ("norm", "value")
+
+
+def best_path(out):
+    """Where `train` keeps the best weights beside `out`: ntm.npz -> ntm.best.npz."""
+    stem = out[:-4] if out.endswith(".npz") else out
+    return stem + ".best.npz"
 
 
 def _plugins():
@@ -64,11 +77,18 @@ def _step(model, xs, targets, mask):
 
 
 def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, seed=0,
-          min_length=1, max_length=20, curriculum=None, curriculum_threshold=1.0, out=None,
+          optimizer="adam", momentum=0.9, alpha=0.95, clip_mode="norm", min_length=1,
+          max_length=20, curriculum=None, curriculum_threshold=1.0, out=None,
           save_every=100, time_limit=None, log_every=10, print_fn=print, **model_kwargs):
     """Train a copy model; returns (model, curve) with curve a list of dicts (step,
     seconds (wall), cpu_seconds (this process), loss, bits_wrong per sequence averaged over
     the last `log_every` batches, max_length drawn from).
+
+    optimizer: "adam" (lr; the book's Adam) or "rmsprop" (lr, `alpha`, `momentum`: PyTorch's
+    RMSprop, as Graves et al. and pytorch-ntm train the NTM: lr 1e-4, alpha 0.95, momentum
+    0.9). clip_mode: "norm" scales all gradients to a global norm of at most `clip`;
+    "value" clips each entry to [-clip, clip] (pytorch-ntm: 10). A loss that is not finite
+    stops the run with an error naming the step (the checkpoints keep what came before).
 
     curriculum: None draws every batch's length from min_length..max_length. A number
     starts the upper end there instead and raises it by one at each logged point whose mean
@@ -80,26 +100,41 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
 
     Model = _model_class(model_name)
     model = Model(seed=seed, **model_kwargs)
-    opt = optim.Adam(model.parameters(), lr=lr)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"copy train: optimizer must be one of {OPTIMIZERS}, got "
+                         f"{optimizer!r}")
+    if clip_mode not in CLIP_MODES:
+        raise ValueError(f"copy train: clip_mode must be one of {CLIP_MODES}, got "
+                         f"{clip_mode!r}")
+    if optimizer == "adam":
+        opt = optim.Adam(model.parameters(), lr=lr)
+    else:
+        opt = optim.RMSprop(model.parameters(), lr=lr, alpha=alpha, momentum=momentum)
+    clip_grads = optim.clip_grad_norm_ if clip_mode == "norm" else optim.clip_grad_value_
+    best = None
     rng = np.random.default_rng(seed + 1)
     curve, losses, wrongs = [], [], []
     top = max_length if curriculum is None else max(min_length, min(int(curriculum),
                                                                       max_length))
     t0, c0 = time.perf_counter(), time.process_time()
 
-    def save(step):
-        if out:
-            checkpoint.save(out, model.state_dict(), kind=model_name, config=model.config(),
+    def save(step, path=out):
+        if path:
+            checkpoint.save(path, model.state_dict(), kind=model_name, config=model.config(),
                             step=step, curve=curve, batch_size=batch_size, lr=lr, clip=clip,
-                            seed=seed)
+                            clip_mode=clip_mode, optimizer=optimizer, seed=seed)
 
     for step in range(1, steps + 1):
         L = int(rng.integers(min_length, top + 1))
         xs, ts, mask = copy_batch(rng, batch_size, L)
         loss, logits = _step(model, xs, ts, mask)
+        if not np.isfinite(loss.item()):
+            raise FloatingPointError(f"copy train: the loss is {loss.item()} at step {step} "
+                                     f"(length {L}); {out or 'no checkpoint'} holds an "
+                                     "earlier state")
         model.zero_grad()
         loss.backward()
-        optim.clip_grad_norm_(model.parameters(), clip)
+        clip_grads(model.parameters(), clip)
         opt.step()
         losses.append(loss.item())
         wrongs.append(float(bits_wrong(logits.data, ts, mask).mean()))
@@ -114,6 +149,10 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
                      f"bits wrong/seq {row['bits_wrong']:.2f}  lengths 1-{top}")
             if top < max_length and row["bits_wrong"] < curriculum_threshold:
                 top += 1
+            elif top == max_length and (best is None or row["bits_wrong"] < best):
+                best = row["bits_wrong"]          # only over the full range of lengths
+                if out:
+                    save(step, best_path(out))
         if step % save_every == 0:
             save(step)
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
@@ -153,14 +192,16 @@ def cmd_train(args):
     if _model_class(args.model).kind == "ntm":
         kwargs = dict(controller_size=args.hidden_size, memory_size=args.memory_size,
                       memory_width=args.memory_width, memory_init=args.memory_init,
-                      weights_init=args.weights_init)
+                      weights_init=args.weights_init, controller=args.controller)
     else:
         kwargs = dict(hidden_size=args.hidden_size)
-    train(args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-          clip=args.clip, seed=args.seed, out=args.out, time_limit=args.time_limit,
+    lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 1e-4)
+    train(args.model, steps=args.steps, batch_size=args.batch_size, lr=lr,
+          optimizer=args.optimizer, momentum=args.momentum, alpha=args.alpha,
+          clip=args.clip, clip_mode=args.clip_mode, seed=args.seed, out=args.out, time_limit=args.time_limit,
           curriculum=args.curriculum, curriculum_threshold=args.curriculum_threshold,
           log_every=args.log_every, **kwargs)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} (and the best weights: {best_path(args.out)})")
     return 0
 
 
@@ -187,8 +228,18 @@ def add_parser(sub):
                    "module:Class path")
     t.add_argument("--steps", type=int, default=1000, help="batches (default 1000)")
     t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
-    t.add_argument("--clip", type=float, default=10.0, help="global gradient norm clip (10)")
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="adam (default: the book's Adam) or rmsprop (PyTorch's RMSprop with "
+                   "--alpha and --momentum, the NTM paper's optimiser)")
+    t.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 1e-3 for adam, 1e-4 for rmsprop)")
+    t.add_argument("--momentum", type=float, default=0.9, help="rmsprop momentum (0.9)")
+    t.add_argument("--alpha", type=float, default=0.95,
+                   help="rmsprop smoothing of the squared gradients (0.95)")
+    t.add_argument("--clip", type=float, default=10.0, help="gradient clip (10)")
+    t.add_argument("--clip-mode", default="norm", choices=CLIP_MODES,
+                   help="norm (default): scale all gradients to a global norm <= --clip; "
+                   "value: clip each entry to [-clip, clip] (as pytorch-ntm)")
     t.add_argument("--hidden-size", type=int, default=100,
                    help="controller (ntm) or LSTM (lstm) size (default 100)")
     t.add_argument("--memory-size", type=int, default=128, help="NTM memory rows R (128)")
@@ -200,6 +251,9 @@ def add_parser(sub):
     t.add_argument("--weights-init", default="onehot", choices=["onehot", "learned"],
                    help="NTM heads' initial weightings: all on row 0, fixed (default; as in "
                    "ntm-lasagne), or softmax of a learned bias (Collier & Beel 2018)")
+    t.add_argument("--controller", default="lstm", choices=["lstm", "feedforward"],
+                   help="NTM controller: an LSTM (default) or feed-forward, one Linear and "
+                   "a tanh over [x_t, r_{t-1}] (nothing kept between steps but the memory)")
     t.add_argument("--curriculum", type=int, default=None, metavar="START",
                    help="draw lengths from 1..START at first and raise START by one at each "
                    "logged point whose mean bits wrong per sequence is below "
@@ -211,7 +265,9 @@ def add_parser(sub):
     t.add_argument("--time-limit", type=float, default=None,
                    help="stop after this many seconds of wall time (paused time counts)")
     t.add_argument("--log-every", type=int, default=10)
-    t.add_argument("--out", default="copy.npz", help="checkpoint file (default copy.npz)")
+    t.add_argument("--out", default="copy.npz",
+                   help="checkpoint file, rewritten every 100 steps (default copy.npz); the "
+                   "best weights so far go beside it (copy.best.npz)")
     t.set_defaults(func=cmd_train)
     e = csub.add_parser("eval", help="bits wrong per sequence at given lengths")
     e.add_argument("--checkpoint", required=True)
