@@ -13,6 +13,12 @@
 # ntm_ff: the same NTM with a feed-forward controller (experiments/ntm_ff.py), 1500 s; a copy
 #   of its checkpoint taken at step 2400 is the one evaluated (python experiments/ntm_ff.py).
 # ntm_curriculum: the ntm with --curriculum 2, 1500 s (both ran side by side, 2026-11-27).
+#   (The quoted ntm_ff run used the plugin model this entry now replaces with --controller
+#   feedforward: the same forward, other initial weights; see experiments/ntm_ff.py.)
+# ntm_rmsprop: the ntm with the paper's and pytorch-ntm's recipe: batch 1, RMSprop lr 1e-4,
+#   alpha 0.95, momentum 0.9, each gradient entry clipped to [-10, 10]; SEED=0 and SEED=1
+#   ran side by side for 5700 s each (2026-11-28), then
+#   python experiments/ntm_recipe_report.py (its docstring has the command).
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p experiments/out
@@ -28,13 +34,19 @@ case "$1" in
           --model tinygrad_attn_models:LSTMCopy --hidden-size 256 \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/lstm.npz ;;
-  ntm_ff) PYTHONPATH="$PWD:$PWD/experiments" exec nice -n 5 python -m tinygrad_attn copy \
-          train --model ntm_ff:FFNTM --steps "${STEPS:-100000}" --time-limit 1500 \
+  ntm_ff) exec nice -n 5 python -m tinygrad_attn copy train \
+          --model tinygrad_attn_models:NTM --controller feedforward \
+          --steps "${STEPS:-100000}" --time-limit 1500 \
           --log-every 50 --seed 0 --out experiments/out/ntm_ff.npz ;;
+  ntm_rmsprop) exec nice -n 5 python -m tinygrad_attn copy train \
+          --model tinygrad_attn_models:NTM --optimizer rmsprop --clip-mode value \
+          --batch-size 1 --steps "${STEPS:-100000}" --time-limit "${TIME:-5700}" \
+          --log-every 100 --seed "${SEED:-0}" \
+          --out "experiments/out/ntm_rmsprop_s${SEED:-0}.npz" ;;
   ntm_curriculum) exec nice -n 5 python -m tinygrad_attn copy train \
           --model tinygrad_attn_models:NTM --curriculum 2 --steps "${STEPS:-100000}" \
           --time-limit 1500 --log-every 50 --seed 0 --out experiments/out/ntm_curriculum.npz ;;
-  *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm|ntm_ff|ntm_curriculum"; exit 2 ;;
+  *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm|ntm_ff|ntm_curriculum|ntm_rmsprop"; exit 2 ;;
 esac
 # The Transformer comparison quoted in docs/results.md was run as:
 #   PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 5 python experiments/transformer_vs_rnn.py \
