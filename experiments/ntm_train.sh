@@ -21,20 +21,23 @@
 #   python experiments/ntm_recipe_report.py (its docstring has the command).
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+# the recipe of every run before ntm_rmsprop (copy train's defaults since are the paper's)
+ADAM="--optimizer adam --clip-mode norm --batch-size 16"
 mkdir -p experiments/out
 case "$1" in
-  ntm)  exec nice -n 5 python -m tinygrad_attn copy train --model tinygrad_attn_models:NTM \
+  ntm)  exec nice -n 5 python -m tinygrad_attn copy train $ADAM \
+          --model tinygrad_attn_models:NTM \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/ntm.npz ;;
-  ntm_learned_w0) exec nice -n 5 python -m tinygrad_attn copy train \
+  ntm_learned_w0) exec nice -n 5 python -m tinygrad_attn copy train $ADAM \
           --model tinygrad_attn_models:NTM --weights-init learned \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/ntm_learned_w0.npz ;;
-  lstm) exec nice -n 5 python -m tinygrad_attn copy train \
+  lstm) exec nice -n 5 python -m tinygrad_attn copy train $ADAM \
           --model tinygrad_attn_models:LSTMCopy --hidden-size 256 \
           --steps "${STEPS:-100000}" --log-every 10 --seed 0 \
           --out experiments/out/lstm.npz ;;
-  ntm_ff) exec nice -n 5 python -m tinygrad_attn copy train \
+  ntm_ff) exec nice -n 5 python -m tinygrad_attn copy train $ADAM \
           --model tinygrad_attn_models:NTM --controller feedforward \
           --steps "${STEPS:-100000}" --time-limit 1500 \
           --log-every 50 --seed 0 --out experiments/out/ntm_ff.npz ;;
@@ -43,7 +46,7 @@ case "$1" in
           --batch-size 1 --steps "${STEPS:-100000}" --time-limit "${TIME:-5700}" \
           --log-every 100 --seed "${SEED:-0}" \
           --out "experiments/out/ntm_rmsprop_s${SEED:-0}.npz" ;;
-  ntm_curriculum) exec nice -n 5 python -m tinygrad_attn copy train \
+  ntm_curriculum) exec nice -n 5 python -m tinygrad_attn copy train $ADAM \
           --model tinygrad_attn_models:NTM --curriculum 2 --steps "${STEPS:-100000}" \
           --time-limit 1500 --log-every 50 --seed 0 --out experiments/out/ntm_curriculum.npz ;;
   *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm|ntm_ff|ntm_curriculum|ntm_rmsprop"; exit 2 ;;

@@ -1,13 +1,13 @@
 """`tinygrad-attn copy train|eval`: the NTM copy task (data: tinygrad_attn/data/copy_task.py).
 
-    tinygrad-attn copy train --model ntm --steps 3000 --out ntm.npz
+    tinygrad-attn copy train --out ntm.npz      # the NTM, the paper's recipe, 20 000 steps
     tinygrad-attn copy eval --checkpoint ntm.npz --lengths 1-20,30,50,80
 
 Models are found through the ``tinygrad_attn.copy_models`` entry points (ntm, lstm), so the
 framework never imports the repository's models package. The loop is a small one of its
-own (Adam with global-norm clipping at 10 by default, or the NTM papers' RMSprop with
-momentum and per-entry clipping; one random length in 1..20 per batch, optionally a
-curriculum over the longest length): the task has
+own (by default the NTM paper's recipe: batch 1, RMSprop with momentum, each gradient entry
+clipped to [-10, 10]; or the book's Adam and global-norm clipping; one random length in
+1..20 per batch, optionally a curriculum over the longest length): the task has
 float inputs, a masked bit-wise loss and "bits wrong per sequence" as its measure, which a
 token-level seq2seq Trainer does not know.
 Checkpoints hold the weights, the model's kind and config, and the learning curve: `out`
@@ -76,18 +76,20 @@ def _step(model, xs, targets, mask):
     return loss, logits
 
 
-def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, seed=0,
-          optimizer="adam", momentum=0.9, alpha=0.95, clip_mode="norm", min_length=1,
+def train(model_name="ntm", *, steps=20000, batch_size=1, lr=None, clip=10.0, seed=0,
+          optimizer="rmsprop", momentum=0.9, alpha=0.95, clip_mode="value", min_length=1,
           max_length=20, curriculum=None, curriculum_threshold=1.0, out=None,
-          save_every=100, time_limit=None, log_every=10, print_fn=print, **model_kwargs):
+          save_every=100, time_limit=None, log_every=100, print_fn=print, **model_kwargs):
     """Train a copy model; returns (model, curve) with curve a list of dicts (step,
     seconds (wall), cpu_seconds (this process), loss, bits_wrong per sequence averaged over
     the last `log_every` batches, max_length drawn from).
 
-    optimizer: "adam" (lr; the book's Adam) or "rmsprop" (lr, `alpha`, `momentum`: PyTorch's
-    RMSprop, as Graves et al. and pytorch-ntm train the NTM: lr 1e-4, alpha 0.95, momentum
-    0.9). clip_mode: "norm" scales all gradients to a global norm of at most `clip`;
-    "value" clips each entry to [-clip, clip] (pytorch-ntm: 10). A loss that is not finite
+    The defaults are the recipe of Graves et al. (2014) as pytorch-ntm runs it, with which
+    the NTM learns the task (docs/results.md): batch 1, optimizer "rmsprop" (PyTorch's
+    RMSprop, lr 1e-4, `alpha` 0.95, `momentum` 0.9), clip_mode "value" (each gradient
+    entry clipped to [-clip, clip], clip 10). optimizer "adam" is the book's Adam (lr
+    1e-3); clip_mode "norm" scales all gradients to a global norm of at most `clip`. lr None
+    means the optimizer's default (1e-4 for rmsprop, 1e-3 for adam). A loss that is not finite
     stops the run with an error naming the step (the checkpoints keep what came before).
 
     curriculum: None draws every batch's length from min_length..max_length. A number
@@ -106,6 +108,8 @@ def train(model_name="ntm", *, steps=1000, batch_size=16, lr=1e-3, clip=10.0, se
     if clip_mode not in CLIP_MODES:
         raise ValueError(f"copy train: clip_mode must be one of {CLIP_MODES}, got "
                          f"{clip_mode!r}")
+    if lr is None:
+        lr = 1e-3 if optimizer == "adam" else 1e-4
     if optimizer == "adam":
         opt = optim.Adam(model.parameters(), lr=lr)
     else:
@@ -195,10 +199,10 @@ def cmd_train(args):
                       weights_init=args.weights_init, controller=args.controller)
     else:
         kwargs = dict(hidden_size=args.hidden_size)
-    lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 1e-4)
-    train(args.model, steps=args.steps, batch_size=args.batch_size, lr=lr,
+    train(args.model, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
           optimizer=args.optimizer, momentum=args.momentum, alpha=args.alpha,
-          clip=args.clip, clip_mode=args.clip_mode, seed=args.seed, out=args.out, time_limit=args.time_limit,
+          clip=args.clip, clip_mode=args.clip_mode, seed=args.seed, out=args.out,
+          time_limit=args.time_limit,
           curriculum=args.curriculum, curriculum_threshold=args.curriculum_threshold,
           log_every=args.log_every, **kwargs)
     print(f"wrote {args.out} (and the best weights: {best_path(args.out)})")
@@ -226,20 +230,21 @@ def add_parser(sub):
     t = csub.add_parser("train", help="train on random 8-bit sequences of lengths 1-20")
     t.add_argument("--model", default="ntm", help="ntm (default), lstm (the baseline), or a "
                    "module:Class path")
-    t.add_argument("--steps", type=int, default=1000, help="batches (default 1000)")
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
-                   help="adam (default: the book's Adam) or rmsprop (PyTorch's RMSprop with "
-                   "--alpha and --momentum, the NTM paper's optimiser)")
+    t.add_argument("--steps", type=int, default=20000, help="batches (default 20000)")
+    t.add_argument("--batch-size", type=int, default=1,
+                   help="sequences per batch (default 1, as the paper)")
+    t.add_argument("--optimizer", default="rmsprop", choices=OPTIMIZERS,
+                   help="rmsprop (default: PyTorch's RMSprop with --alpha and --momentum, "
+                   "the NTM paper's optimiser) or adam (the book's Adam)")
     t.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 1e-3 for adam, 1e-4 for rmsprop)")
+                   help="learning rate (default 1e-4 for rmsprop, 1e-3 for adam)")
     t.add_argument("--momentum", type=float, default=0.9, help="rmsprop momentum (0.9)")
     t.add_argument("--alpha", type=float, default=0.95,
                    help="rmsprop smoothing of the squared gradients (0.95)")
     t.add_argument("--clip", type=float, default=10.0, help="gradient clip (10)")
-    t.add_argument("--clip-mode", default="norm", choices=CLIP_MODES,
-                   help="norm (default): scale all gradients to a global norm <= --clip; "
-                   "value: clip each entry to [-clip, clip] (as pytorch-ntm)")
+    t.add_argument("--clip-mode", default="value", choices=CLIP_MODES,
+                   help="value (default, as pytorch-ntm): clip each gradient entry to "
+                   "[-clip, clip]; norm: scale all gradients to a global norm <= --clip")
     t.add_argument("--hidden-size", type=int, default=100,
                    help="controller (ntm) or LSTM (lstm) size (default 100)")
     t.add_argument("--memory-size", type=int, default=128, help="NTM memory rows R (128)")
@@ -264,7 +269,9 @@ def add_parser(sub):
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--time-limit", type=float, default=None,
                    help="stop after this many seconds of wall time (paused time counts)")
-    t.add_argument("--log-every", type=int, default=10)
+    t.add_argument("--log-every", type=int, default=100,
+                   help="print and record the mean loss and bits wrong of this many batches "
+                   "(default 100)")
     t.add_argument("--out", default="copy.npz",
                    help="checkpoint file, rewritten every 100 steps (default copy.npz); the "
                    "best weights so far go beside it (copy.best.npz)")
