@@ -12,7 +12,8 @@ float inputs, a masked bit-wise loss and "bits wrong per sequence" as its measur
 token-level seq2seq Trainer does not know.
 Checkpoints hold the weights, the model's kind and config, and the learning curve: `out`
 every `save_every` steps, and beside it `<out>.best.npz`, the weights at the logged point
-with the fewest bits wrong so far (a run that later diverges keeps its best state).
+with the fewest bits wrong so far, the lower loss between equals (a run that later diverges
+keeps its best state).
 """
 from __future__ import annotations
 
@@ -153,8 +154,9 @@ def train(model_name="ntm", *, steps=20000, batch_size=1, lr=None, clip=10.0, se
                      f"bits wrong/seq {row['bits_wrong']:.2f}  lengths 1-{top}")
             if top < max_length and row["bits_wrong"] < curriculum_threshold:
                 top += 1
-            elif top == max_length and (best is None or row["bits_wrong"] < best):
-                best = row["bits_wrong"]          # only over the full range of lengths
+            elif top == max_length and (best is None or (row["bits_wrong"], row["loss"])
+                                        < best):  # only over the full range of lengths;
+                best = (row["bits_wrong"], row["loss"])   # at 0 bits wrong the loss decides
                 if out:
                     save(step, best_path(out))
         if step % save_every == 0:
