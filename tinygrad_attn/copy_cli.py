@@ -103,12 +103,10 @@ def train(model_name="ntm", *, steps=20000, batch_size=1, lr=None, clip=10.0, se
 
     Model = _model_class(model_name)
     model = Model(seed=seed, **model_kwargs)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"copy train: optimizer must be one of {OPTIMIZERS}, got "
-                         f"{optimizer!r}")
-    if clip_mode not in CLIP_MODES:
-        raise ValueError(f"copy train: clip_mode must be one of {CLIP_MODES}, got "
-                         f"{clip_mode!r}")
+    for name, value, choices in (("optimizer", optimizer, OPTIMIZERS),
+                                 ("clip_mode", clip_mode, CLIP_MODES)):
+        if value not in choices:
+            raise ValueError(f"copy train: {name} must be one of {choices}, got {value!r}")
     if lr is None:
         lr = 1e-3 if optimizer == "adam" else 1e-4
     if optimizer == "adam":

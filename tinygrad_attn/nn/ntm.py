@@ -171,15 +171,11 @@ class NTM(Module):
                  memory_width=20, *, shifts=3, memory_init="constant", weights_init="onehot",
                  controller="lstm", dtype=np.float32, rng=None, seed=None):
         super().__init__()
-        if memory_init not in MEMORY_INITS:
-            raise ValueError(f"NTM: memory_init must be one of {MEMORY_INITS}, got "
-                             f"{memory_init!r}")
-        if weights_init not in WEIGHTS_INITS:
-            raise ValueError(f"NTM: weights_init must be one of {WEIGHTS_INITS}, got "
-                             f"{weights_init!r}")
-        if controller not in CONTROLLERS:
-            raise ValueError(f"NTM: controller must be one of {CONTROLLERS}, got "
-                             f"{controller!r}")
+        for name, value, choices in (("memory_init", memory_init, MEMORY_INITS),
+                                     ("weights_init", weights_init, WEIGHTS_INITS),
+                                     ("controller", controller, CONTROLLERS)):
+            if value not in choices:
+                raise ValueError(f"NTM: {name} must be one of {choices}, got {value!r}")
         rng = make_rng(rng, seed)
         self.D, self.R, self.M = input_size, memory_size, memory_width
         if controller == "lstm":
