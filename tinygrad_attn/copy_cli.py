@@ -17,6 +17,7 @@ keeps its best state).
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
@@ -80,7 +81,7 @@ def _step(model, xs, targets, mask):
 def train(model_name="ntm", *, steps=20000, batch_size=1, lr=None, clip=10.0, seed=0,
           optimizer="rmsprop", momentum=0.9, alpha=0.95, clip_mode="value", min_length=1,
           max_length=20, curriculum=None, curriculum_threshold=1.0, out=None,
-          save_every=100, time_limit=None, log_every=100, print_fn=print, **model_kwargs):
+          save_every=100, time_limit=None, log_every=100, print_fn=None, **model_kwargs):
     """Train a copy model; returns (model, curve) with curve a list of dicts (step,
     seconds (wall), cpu_seconds (this process), loss, bits_wrong per sequence averaged over
     the last `log_every` batches, max_length drawn from).
@@ -101,6 +102,8 @@ def train(model_name="ntm", *, steps=20000, batch_size=1, lr=None, clip=10.0, se
     from tinygrad_attn import checkpoint, optim
     from tinygrad_attn.data.copy_task import bits_wrong, copy_batch
 
+    if print_fn is None:        # flushed: a log redirected to a file shows each line now
+        print_fn = functools.partial(print, flush=True)
     Model = _model_class(model_name)
     model = Model(seed=seed, **model_kwargs)
     for name, value, choices in (("optimizer", optimizer, OPTIMIZERS),
