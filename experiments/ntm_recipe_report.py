@@ -11,6 +11,8 @@ Writes to --out:
   recipe_curve.png     bits wrong per sequence against sequences seen (runs of different
                        batch sizes on one axis); faint: each logged point, bold: the mean
                        of the last 1 000 sequences
+  recipe_curves.json   per curve: steps, sequences, seconds, the first logged point below
+                       1 bit wrong per sequence and how many later points are not
   recipe_results.json  per evaluated checkpoint: its step, sequences seen, the
                        generalisation table (mean bits wrong per sequence over --n fresh
                        sequences per length; the same sequences for every checkpoint), and
@@ -66,6 +68,20 @@ def heads(model, L, n=64, seed=99):
             "write_moves_one_row": float(moves.mean()) if moves.size else None}
 
 
+def curve_summary(rows, batch):
+    """A run's curve in numbers: its length, the first logged point below 1 bit wrong per
+    sequence, how many logged points after it are not, and the mean of the last 10."""
+    wrong = [r["bits_wrong"] for r in rows]
+    first = next((i for i, v in enumerate(wrong) if v < 1.0), None)
+    return {"steps": rows[-1]["step"], "sequences": rows[-1]["step"] * batch,
+            "seconds": rows[-1]["seconds"], "cpu_seconds": rows[-1].get("cpu_seconds"),
+            "first_step_below_1_bit": None if first is None else rows[first]["step"],
+            "points_after_it_at_1_bit_or_more": None if first is None else
+            sum(v >= 1.0 for v in wrong[first:]),
+            "points_after_it": None if first is None else len(wrong) - first,
+            "mean_of_last_10_points": float(np.mean(wrong[-10:]))}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--curve", type=labelled, action="append", default=[],
@@ -98,19 +114,23 @@ def main(argv=None):
 
     if args.curve:
         fig, ax = plt.subplots(figsize=(8, 4.2))
+        summaries = {}
         for label, path in args.curve:
             meta = checkpoint.load(path)[1]
             batch = meta.get("batch_size", 16)
             rows = meta["curve"]
             seen = np.array([r["step"] for r in rows]) * batch
             wrong = np.array([r["bits_wrong"] for r in rows])
+            summaries[label] = curve_summary(rows, batch)
+            print(label, summaries[label], flush=True)
             line, = ax.plot(seen, wrong, lw=0.5, alpha=0.3)
             per_point = (seen[1] - seen[0]) if len(seen) > 1 else batch
             k = max(1, int(round(1000 / per_point)))              # 1 000 sequences
             if len(wrong) >= k:
                 ax.plot(seen[k - 1:], np.convolve(wrong, np.ones(k) / k, mode="valid"),
                         color=line.get_color(), lw=1.8, label=f"{label} (batch {batch})")
-        ax.set_xlabel("sequences seen (lengths 1-20)")
+        ax.set_xscale("log")        # batch-1 runs see tens of thousands, batch 16 300 000
+        ax.set_xlabel("sequences seen (lengths 1-20; log scale)")
         ax.set_ylabel("bits wrong per sequence")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
@@ -118,6 +138,7 @@ def main(argv=None):
         fig.tight_layout()
         fig.savefig(os.path.join(args.out, "recipe_curve.png"), dpi=110)
         plt.close(fig)
+        write_json(os.path.join(args.out, "recipe_curves.json"), summaries)
 
     if args.pictures:
         model, meta = load_model(args.pictures)
