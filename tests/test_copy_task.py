@@ -76,15 +76,16 @@ def test_cli_copy_train_initial_state_options_reach_the_model(tmp_path):
 
 
 def test_cli_copy_train_optimiser_clipping_and_controller_options(tmp_path):
-    """The defaults are the paper's recipe (batch 1, RMSprop 1e-4, clipping by value); the
-    book's Adam with norm clipping and the feed-forward controller are options."""
+    """The defaults are the paper's optimiser and clipping (RMSprop 1e-4, clipping by
+    value) at batch 16; the book's Adam with norm clipping and the feed-forward controller
+    are options."""
     ckpt = tmp_path / "ntm.npz"
     small = ["--hidden-size", "4", "--memory-size", "6", "--memory-width", "3"]
     assert cli.main(["copy", "train", "--model", "tinygrad_attn_models:NTM", "--steps", "2",
                      *small, "--out", str(ckpt)]) == 0
     model, meta = copy_cli.load_model(ckpt)
     assert (meta["optimizer"], meta["clip_mode"], meta["lr"], meta["batch_size"]) == (
-        "rmsprop", "value", 1e-4, 1)
+        "rmsprop", "value", 1e-4, 16)
     assert meta["config"]["controller"] == "lstm"
     assert cli.main(["copy", "train", "--model", "tinygrad_attn_models:NTM", "--steps", "2",
                      *small, "--optimizer", "adam", "--clip-mode", "norm", "--batch-size", "3",
