@@ -1,11 +1,22 @@
 """Report copy-task runs of any recipe side by side (experiments/ntm_train.sh ntm_rmsprop).
 
-    PYTHONPATH=$PWD OMP_NUM_THREADS=1 python experiments/ntm_recipe_report.py \\
-        --curve "NTM, RMSprop batch 1, seed 0=experiments/out/ntm_rmsprop_s0.npz" \\
-        --curve "LSTM baseline=experiments/out/lstm.npz" \\
-        --evaluate "NTM, RMSprop=experiments/out/ntm_rmsprop_s0.best.npz" \\
-        --evaluate "LSTM baseline=experiments/out/lstm.npz" \\
-        --pictures experiments/out/ntm_rmsprop_s0.best.npz --out experiments/out/report
+docs/results.md ("The paper's optimiser: RMSprop") is these two commands, run from the
+repository's root on the checkpoints of experiments/ntm_train.sh in experiments/out
+(`ntm.npz` and `lstm.npz` are the earlier Adam runs):
+
+    E=experiments/out; export PYTHONPATH=$PWD OMP_NUM_THREADS=1
+    python experiments/ntm_recipe_report.py --lengths 1-20,30,50,80,100,120,140 \
+        --evaluate "NTM b16 s0=$E/ntm_rmsprop_b16_s0.npz" (... s1, s2) \
+        --evaluate "NTM b1 s0=$E/ntm_rmsprop_s0.npz" (... s1, s2) \
+        --evaluate "LSTM RMSprop b1=$E/lstm_rmsprop.npz" --evaluate "LSTM Adam b16=$E/lstm.npz" \
+        --pictures $E/ntm_rmsprop_b16_s0.npz --picture-lengths 20,100 --out $E/report
+    python experiments/ntm_recipe_report.py \
+        --curve "NTM, RMSprop, seed 0=$E/ntm_rmsprop_b16_s0.npz" \
+        --curve "NTM, RMSprop, seed 0=$E/ntm_rmsprop_s0.npz" \
+        --curve "LSTM 256, RMSprop=$E/lstm_rmsprop.npz" \
+        --curve "NTM, Adam lr 1e-4 (ablation)=$E/ntm_adam_slow.npz" \
+        --curve "NTM, Adam lr 1e-3 (earlier)=$E/ntm.npz" \
+        --curve "LSTM 256, Adam lr 1e-3 (earlier)=$E/lstm.npz" --out $E/report
 
 Writes to --out:
   recipe_curve.png     bits wrong per sequence against sequences seen (runs of different

@@ -16,9 +16,12 @@
 #   (The quoted ntm_ff run used the plugin model this entry now replaces with --controller
 #   feedforward: the same forward, other initial weights; see experiments/ntm_ff.py.)
 # ntm_rmsprop: the ntm with the paper's and pytorch-ntm's recipe: batch 1, RMSprop lr 1e-4,
-#   alpha 0.95, momentum 0.9, each gradient entry clipped to [-10, 10]; SEED=0 and SEED=1
-#   ran side by side for 5700 s each (2026-11-28), then
-#   python experiments/ntm_recipe_report.py (its docstring has the command).
+#   alpha 0.95, momentum 0.9, each gradient entry clipped to [-10, 10]; SEED=0, 1, 2, two at
+#   a time (2026-11-28), stopped by hand once converged (steps in docs/results.md). BATCH=16
+#   (logged every 10 steps): the same at batch 16, copy train's defaults since.
+# lstm_rmsprop: the LSTM baseline with the ntm_rmsprop recipe (batch 1), 100 000 steps.
+# ntm_adam_slow: the ablation: batch 16, value clipping, Adam at RMSprop's lr 1e-4.
+#   All reported by experiments/ntm_recipe_report.py (its docstring has the command).
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # the recipe of every run before ntm_rmsprop (copy train's defaults since are the paper's)
@@ -41,15 +44,25 @@ case "$1" in
           --model tinygrad_attn_models:NTM --controller feedforward \
           --steps "${STEPS:-100000}" --time-limit 1500 \
           --log-every 50 --seed 0 --out experiments/out/ntm_ff.npz ;;
-  ntm_rmsprop) exec nice -n 5 python -m tinygrad_attn copy train \
+  ntm_rmsprop) B="${BATCH:-1}"; [ "$B" = 1 ] && TAG="" LOG=100 || TAG="_b$B" LOG=10
+          exec nice -n 5 python -m tinygrad_attn copy train \
           --model tinygrad_attn_models:NTM --optimizer rmsprop --clip-mode value \
-          --batch-size 1 --steps "${STEPS:-100000}" --time-limit "${TIME:-5700}" \
-          --log-every 100 --seed "${SEED:-0}" \
-          --out "experiments/out/ntm_rmsprop_s${SEED:-0}.npz" ;;
+          --batch-size "$B" --steps "${STEPS:-100000}" --log-every "$LOG" \
+          --seed "${SEED:-0}" --out "experiments/out/ntm_rmsprop${TAG}_s${SEED:-0}.npz" ;;
+  lstm_rmsprop) exec nice -n 5 python -m tinygrad_attn copy train \
+          --model tinygrad_attn_models:LSTMCopy --hidden-size 256 --optimizer rmsprop \
+          --clip-mode value --batch-size 1 --steps "${STEPS:-100000}" --log-every 100 \
+          --seed 0 --out experiments/out/lstm_rmsprop.npz ;;
+  ntm_adam_slow) exec nice -n 5 python -m tinygrad_attn copy train \
+          --model tinygrad_attn_models:NTM --optimizer adam --lr 1e-4 --clip-mode value \
+          --batch-size 16 --steps "${STEPS:-100000}" --time-limit 1200 --log-every 10 \
+          --seed 0 --out experiments/out/ntm_adam_slow.npz ;;
   ntm_curriculum) exec nice -n 5 python -m tinygrad_attn copy train $ADAM \
           --model tinygrad_attn_models:NTM --curriculum 2 --steps "${STEPS:-100000}" \
           --time-limit 1500 --log-every 50 --seed 0 --out experiments/out/ntm_curriculum.npz ;;
-  *) echo "usage: [STEPS=n] $0 ntm|ntm_learned_w0|lstm|ntm_ff|ntm_curriculum|ntm_rmsprop"; exit 2 ;;
+  *) echo "usage: [STEPS=n] [SEED=s] [BATCH=b] $0 RUN"
+     echo "  RUN: ntm ntm_learned_w0 lstm ntm_ff ntm_curriculum ntm_rmsprop lstm_rmsprop" \
+          "ntm_adam_slow"; exit 2 ;;
 esac
 # The Transformer comparison quoted in docs/results.md was run as:
 #   PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 5 python experiments/transformer_vs_rnn.py \
