@@ -1,7 +1,8 @@
 """Models for the NTM copy task (tinygrad_attn/data/copy_task.py), forward only.
 
     NTM       nn.NTM (an LSTM controller, or controller="feedforward"; R x M memory, one
-              read and one write head) + the bit-wise loss; forward returns the read and write weightings of every step
+              read and one write head) + the bit-wise loss; forward returns the read
+              and write weightings of every step
     LSTMCopy  the baseline: an LSTM over the same inputs and a Linear to the bits
 
 Both: ``Model(input_size=9, output_size=8, ..., seed=None, dtype=np.float32)``,

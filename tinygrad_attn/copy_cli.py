@@ -6,10 +6,10 @@
 Models are found through the ``tinygrad_attn.copy_models`` entry points (ntm, lstm), so the
 framework never imports the repository's models package. The loop is a small one of its
 own (by default the NTM paper's optimiser: RMSprop with momentum, each gradient entry
-clipped to [-10, 10], here at batch 16; or the book's Adam and global-norm clipping; one random length in
-1..20 per batch, optionally a curriculum over the longest length): the task has
-float inputs, a masked bit-wise loss and "bits wrong per sequence" as its measure, which a
-token-level seq2seq Trainer does not know.
+clipped to [-10, 10], here at batch 16; or the book's Adam and global-norm clipping; one
+random length in 1..20 per batch, optionally a curriculum over the longest length): the
+task has float inputs, a masked bit-wise loss and "bits wrong per sequence" as its measure,
+which a token-level seq2seq Trainer does not know.
 Checkpoints hold the weights, the model's kind and config, and the learning curve: `out`
 every `save_every` steps, and beside it `<out>.best.npz`, the weights at the logged point
 with the fewest bits wrong so far, the lower loss between equals (a run that later diverges
