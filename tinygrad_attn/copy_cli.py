@@ -136,15 +136,16 @@ def train(model_name="ntm", *, steps=4000, batch_size=16, lr=None, clip=10.0, se
         L = int(rng.integers(min_length, top + 1))
         xs, ts, mask = copy_batch(rng, batch_size, L)
         loss, logits = _step(model, xs, ts, mask)
-        if not np.isfinite(loss.item()):
-            raise FloatingPointError(f"copy train: the loss is {loss.item()} at step {step} "
+        value = loss.item()
+        if not np.isfinite(value):
+            raise FloatingPointError(f"copy train: the loss is {value} at step {step} "
                                      f"(length {L}); {out or 'no checkpoint'} holds an "
                                      "earlier state")
         model.zero_grad()
         loss.backward()
         clip_grads(model.parameters(), clip)
         opt.step()
-        losses.append(loss.item())
+        losses.append(value)
         wrongs.append(float(bits_wrong(logits.data, ts, mask).mean()))
         if step % log_every == 0 or step == steps:
             row = {"step": step, "seconds": round(time.perf_counter() - t0, 2),
