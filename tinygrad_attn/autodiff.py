@@ -1,8 +1,8 @@
 """Reverse mode: the backward pass over the tape, `grad`, and gradient accumulation.
 
-* Functions run newest generation first (a heap), so when a function's `backward` runs,
-  every gradient flowing into its outputs has already been summed. The loop is iterative:
-  a 100 000-op chain is fine.
+* Functions run newest generation first (counted down, no heap), so when a function's
+  `backward` runs, every gradient flowing into its outputs has already been summed. The
+  loop is iterative: a 100 000-op chain is fine.
 * `backward` rules are written with the framework's own ops. With `create_graph=True`
   recording stays on while they run, so the gradient is itself a graph and can be
   differentiated again: higher order for free.
@@ -15,8 +15,6 @@ Imports: the tape, and the two ops the pass itself needs (`sum_to`, `cast`).
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -116,87 +114,148 @@ def backward_steps(outputs, seeds, create_graph=False, keep=None, grads=None):
     intermediates are dropped as soon as their creator has consumed them, unless the
     Variable is in `keep` (`keep=None` keeps all).
     """
-    grads = {} if grads is None else grads
-    owned = set()  # ids of gradient arrays this pass made and nobody else has seen
-    heap = []
-    seen = set()
-    tie = itertools.count()
+    return _reverse(outputs, seeds, create_graph, keep, {} if grads is None else grads, True)
 
-    def push(f):
-        if f is not None and f not in seen:
-            seen.add(f)
-            heapq.heappush(heap, (-f.generation, next(tie), f))
 
+def _reverse(outputs, seeds, create_graph, keep, grads, steps):
+    # Pending functions by generation, each an ordered set (a dict): a function's inputs
+    # come from functions of lower generation only, so counting generations down visits
+    # each function after every function that consumed its outputs, newest first (in
+    # arrival order within a generation). A chain costs one small dict per function.
+    todo = {}
+    owned = set()   # ids of gradient arrays this pass made and nobody else has seen
+    sums = []       # inputs whose gradient is a merged ProductSum, formed at the end
     token = _grad_enabled.set(create_graph)
     try:
         for y, g in zip(outputs, seeds):
-            _accumulate(grads, y, g, owned, create_graph)
-            push(y.creator)
-        while heap:
-            f = heapq.heappop(heap)[2]
-            gys = []
-            for ref in f.outputs:
-                y = ref()
-                g = None if y is None else (
-                    grads.get(y) if keep is None or y in keep else grads.pop(y, None))
-                if g is not None:
-                    owned.discard(id(g.data))  # handed to a rule: no longer ours to mutate
-                gys.append(g)
-            if all(g is None for g in gys):
-                continue
-            if len(gys) > 1 and any(g is None for g in gys):
-                gys = [g if g is not None else _zeros_for(f, i) for i, g in enumerate(gys)]
-            gxs = f.backward(*gys)
-            if not isinstance(gxs, tuple):
-                gxs = (gxs,)
-            sent = []
-            for x, gx in zip(f.inputs, gxs):
-                if gx is None or not x.requires_grad:
-                    sent.append(None)
-                    continue
-                if isinstance(gx, ProductSum):
-                    if not gx.mergeable(x, create_graph):
-                        gx = gx.evaluate()
-                elif not isinstance(gx, Variable):
-                    gx = Variable(as_array(gx, x.dtype), requires_grad=False)
-                if gx.shape != x.data.shape:
-                    gx = sum_to(gx, x.data.shape)
-                if gx.dtype != x.data.dtype:
-                    gx = cast(gx, x.data.dtype)
-                _accumulate(grads, x, gx, owned, create_graph)
-                sent.append(gx)
-                push(x.creator)
-            yield Step(f, gys, sent)
+            _accumulate(grads, y, g, owned, create_graph, sums)
+            if y.creator is not None:
+                todo.setdefault(y.creator.generation, {})[y.creator] = None
+        for gen in range(max(todo, default=-1), -1, -1):
+            for f in todo.pop(gen, ()):
+                if len(f.outputs) == 1:    # one output (nearly always): spelled out
+                    y = f.outputs[0]()
+                    g = None if y is None else grads.get(y) if keep is None or y in keep else \
+                        grads.pop(y, None)
+                    if g is None:
+                        continue
+                    gys = [g]
+                else:
+                    gys = _output_grads(f, grads, keep)
+                    if gys is None:
+                        continue
+                if owned:
+                    for g in gys:   # handed to a rule: no longer ours to mutate
+                        owned.discard(id(g.data))
+                if create_graph and f.composite is not None:
+                    gxs = _composite_rule(f, gys)
+                else:
+                    gxs = f.backward(*gys)
+                if type(gxs) is not tuple:
+                    gxs = (gxs,)
+                sent = [] if steps else None
+                for x, gx in zip(f.inputs, gxs):
+                    if gx is None or not x.requires_grad:
+                        if steps:
+                            sent.append(None)
+                        continue
+                    if type(gx) is not Variable:
+                        gx = _gradient(gx, x, create_graph)
+                    if type(gx) is not ProductSum:
+                        if gx.data.shape != x.data.shape:     # undo broadcasting
+                            gx = sum_to(gx, x.data.shape)
+                        if gx.data.dtype is not x.data.dtype and gx.data.dtype != x.data.dtype:
+                            gx = cast(gx, x.data.dtype)
+                    if x in grads or type(gx) is ProductSum:
+                        _accumulate(grads, x, gx, owned, create_graph, sums)
+                    else:
+                        grads[x] = gx
+                    if steps:
+                        sent.append(gx)
+                    c = x.creator
+                    if c is not None:
+                        pending = todo.get(c.generation)
+                        if pending is None:
+                            todo[c.generation] = {c: None}
+                        else:
+                            pending[c] = None
+                if steps:
+                    yield Step(f, gys, sent)
     finally:
         _grad_enabled.reset(token)
-    for x, g in grads.items():
-        if isinstance(g, ProductSum):
-            grads[x] = g.value()
+    for x in sums:
+        if type(grads.get(x)) is ProductSum:
+            grads[x] = grads[x].value()
+
+
+def _output_grads(f, grads, keep):
+    """The gradients f's outputs received (zeros for an output that received none while
+    another did), or None if none did. Taken out of `grads` unless kept."""
+    gys = []
+    for ref in f.outputs:
+        y = ref()
+        gys.append(None if y is None else grads.get(y) if keep is None or y in keep else
+                   grads.pop(y, None))
+    missing = [i for i, g in enumerate(gys) if g is None]
+    if len(missing) == len(gys):
+        return None
+    for i in missing:
+        gys[i] = _zeros_for(f, i)
+    return gys
+
+
+def _gradient(gx, x, create_graph):
+    """What a rule returned for input x, other than a Variable: a ProductSum (kept when the
+    pass may merge it, else evaluated) or an array."""
+    if isinstance(gx, ProductSum):
+        return gx if gx.mergeable(x, create_graph) else gx.evaluate()
+    if isinstance(gx, Variable):
+        return gx
+    return Variable(as_array(gx, x.dtype), requires_grad=False)
+
+
+def _composite_rule(f, gys):
+    """Differentiate the composite `f` stands for (a recording pass through an op whose own
+    rule is first order only): the composite is run on f's inputs and differentiated."""
+    outs = f.composite(*f.inputs, **f.attributes())
+    outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+    pairs = [(y, g) for y, g in zip(outs, gys) if y.requires_grad]
+    if not pairs:
+        return (None,) * len(f.inputs)
+    return tuple(grad([y for y, _ in pairs], list(f.inputs), [g for _, g in pairs],
+                      create_graph=True, allow_unused=True))
 
 
 def _backprop(outputs, seeds, create_graph, keep):
     grads = {}
-    for _ in backward_steps(outputs, seeds, create_graph, keep, grads):
-        pass
+    for _ in _reverse(outputs, seeds, create_graph, keep, grads, False):
+        pass    # without steps the pass yields nothing: this runs it in one go
     return grads
 
 
-def _accumulate(grads, x, gx, owned, create_graph):
+def _accumulate(grads, x, gx, owned, create_graph, sums):
     """grads[x] += gx: in place into an array this pass made, else into a new one."""
     acc = grads.get(x)
     if acc is None:
         grads[x] = gx
-    elif isinstance(acc, ProductSum) and isinstance(gx, ProductSum):
+        if type(gx) is ProductSum:
+            sums.append(x)
+    elif type(acc) is ProductSum and type(gx) is ProductSum:
         acc.merge(gx)
+    elif create_graph:
+        acc = acc.value() if type(acc) is ProductSum else acc
+        grads[x] = acc + (gx.value() if type(gx) is ProductSum else gx)
     else:
-        acc = acc.value() if isinstance(acc, ProductSum) else acc
-        gx = gx.value() if isinstance(gx, ProductSum) else gx
-        if not create_graph and id(acc.data) in owned:
-            acc.data += gx.data
+        if type(acc) is ProductSum:
+            acc = grads[x] = acc.value()      # a new array: ours
+            owned.add(id(acc.data))
+        b = gx.value().data if type(gx) is ProductSum else gx.data
+        if id(acc.data) in owned:
+            acc.data += b
         else:
-            acc = grads[x] = acc + gx
-            if not create_graph:
-                owned.add(id(acc.data))
+            a = np.add(acc.data, b)
+            owned.add(id(a))
+            grads[x] = _wrap(a, None, 0, False)
 
 
 def _zeros_for(f, i):

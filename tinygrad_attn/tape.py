@@ -215,6 +215,7 @@ class Function:
     inputs = ()
     outputs = ()
     scope = ()
+    composite = None
     _attrs = {}
 
     def __init__(self, **attributes):
@@ -223,30 +224,42 @@ class Function:
             self.__dict__.update(attributes)
 
     def __call__(self, *inputs):
-        inputs = [x if isinstance(x, Variable) else as_variable(x) for x in inputs]
-        ys = self.forward(*[x.data for x in inputs])
-        single = not isinstance(ys, tuple)
-        if single:
-            ys = (ys,)
-        x = None
-        if _grad_enabled.get():
-            for x in inputs:
-                if x.requires_grad:
-                    break
-            else:
-                x = None
-        if x is None:  # nothing to record: constants in, constants out
-            outputs = [_wrap(y, None, 0, False) for y in ys]
-            return outputs[0] if single else outputs
-        gen = max([x.generation for x in inputs])
-        self.generation = gen
+        # One and two Variable inputs (nearly every call) are spelled out: the generic loop
+        # costs more than NumPy's own work on small arrays.
+        n = len(inputs)
+        if n == 2 and isinstance(a := inputs[0], Variable) and \
+                isinstance(b := inputs[1], Variable):
+            ys = self.forward(a.data, b.data)
+            record = (a.requires_grad or b.requires_grad) and _grad_enabled.get()
+            gen = a.generation if a.generation > b.generation else b.generation
+        elif n == 1 and isinstance(a := inputs[0], Variable):
+            ys = self.forward(a.data)
+            record = a.requires_grad and _grad_enabled.get()
+            gen = a.generation
+        else:
+            inputs = tuple(x if isinstance(x, Variable) else as_variable(x) for x in inputs)
+            ys = self.forward(*[x.data for x in inputs])
+            record = any(x.requires_grad for x in inputs) and _grad_enabled.get()
+            gen = max([x.generation for x in inputs], default=0)
+        if type(ys) is not tuple:   # one output: _wrap spelled out, as above
+            if type(ys) is not np.ndarray:
+                ys = np.asarray(ys)
+            y = _new_variable(Variable)
+            y.data, y.name, y.grad = ys, None, None
+            if record:
+                y.creator, y.generation, y.requires_grad = self, gen + 1, ys.dtype.kind in "fc"
+                self.inputs, self.generation, self.scope = inputs, gen, _scope.get()
+                self.outputs = (weakref.ref(y),)
+            else:   # constants in, or recording off: a constant out
+                y.creator, y.generation, y.requires_grad = None, 0, False
+            return y
+        if not record:
+            return [_wrap(y, None, 0, False) for y in ys]
         outputs = [_wrap(y, self, gen + 1, True) for y in ys]
-        self.inputs = inputs
-        self.outputs = [weakref.ref(y) for y in outputs]
-        self.scope = _scope.get()
-        if not single:
-            self.output_meta = [(y.shape, y.dtype) for y in ys]
-        return outputs[0] if single else outputs
+        self.inputs, self.generation, self.scope = inputs, gen, _scope.get()
+        self.outputs = tuple(map(weakref.ref, outputs))
+        self.output_meta = [(y.data.shape, y.data.dtype) for y in outputs]
+        return outputs
 
     def output(self, i=0):
         """The i-th output Variable (rules that reuse the forward result, e.g. exp, tanh)."""
