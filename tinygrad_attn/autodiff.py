@@ -139,7 +139,7 @@ def _reverse(outputs, seeds, create_graph, keep, grads, steps):
                         grads.pop(y, None)
                     if g is None:
                         continue
-                    gys = [g]
+                    gys = (g,)
                 else:
                     gys = _output_grads(f, grads, keep)
                     if gys is None:
@@ -149,6 +149,8 @@ def _reverse(outputs, seeds, create_graph, keep, grads, steps):
                         owned.discard(id(g.data))
                 if create_graph and f.composite is not None:
                     gxs = _composite_rule(f, gys)
+                elif len(gys) == 1:
+                    gxs = f.backward(g)
                 else:
                     gxs = f.backward(*gys)
                 if type(gxs) is not tuple:

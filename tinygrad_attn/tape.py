@@ -181,8 +181,10 @@ def as_operand(x, like):
     dtype = like.data.dtype
     if dtype.kind not in "fc":
         dtype = None
+    if type(x) is float or type(x) is int:   # the common case, without the checks below
+        return _wrap(np.asarray(x, dtype), None, 0, False)
     try:
-        arr = np.asarray(x, dtype=dtype)
+        arr = np.asarray(x, dtype)
     except (TypeError, ValueError):
         raise TypeError(f"cannot mix a {type(x).__name__} with a Variable") from None
     if arr.dtype.kind not in "biufc":

@@ -6,7 +6,7 @@ ufunc is that ufunc (``forward = staticmethod(np.add)``): the call costs no Pyth
 """
 import numpy as np
 
-from ..tape import Function, Variable, as_operand
+from ..tape import Function, Variable, _grad_enabled, _wrap, as_operand
 from .elementwise import log
 
 
@@ -68,7 +68,10 @@ class Pow(Function):
         return gx, gc
 
 
-def _binary(cls, symbol):
+def _binary(cls, symbol, ufunc=None):
+    """The public function of a two-operand op. `ufunc`, the op's forward when that is one
+    NumPy ufunc, is called directly when nothing is to be recorded (a rule running in a
+    first-order backward pass, `no_grad`): no Function, no tape, same result."""
     op = cls.__name__.lower()
 
     def apply(a, b):
@@ -77,7 +80,9 @@ def _binary(cls, symbol):
         elif not isinstance(b, Variable):
             b = as_operand(b, a)
         try:
-            return cls()(a, b)
+            if ufunc is None or (a.requires_grad or b.requires_grad) and _grad_enabled.get():
+                return cls()(a, b)
+            return _wrap(ufunc(a.data, b.data), None, 0, False)
         except ValueError:  # shapes are checked only on failure: no cost on the hot path
             _check_broadcast(op, symbol, a, b)
             raise
@@ -87,10 +92,10 @@ def _binary(cls, symbol):
     return apply
 
 
-add = _binary(Add, "+")
-sub = _binary(Sub, "-")
-mul = _binary(Mul, "*")
-div = _binary(Div, "/")
+add = _binary(Add, "+", np.add)
+sub = _binary(Sub, "-", np.subtract)
+mul = _binary(Mul, "*", np.multiply)
+div = _binary(Div, "/", np.divide)
 pow = _binary(Pow, "**")  # noqa: A001 - the public name is F.pow
 
 
