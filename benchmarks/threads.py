@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_step as ts  # noqa: E402
 
 from tinygrad_attn import memory, optim, threads  # noqa: E402
-from tinygrad_attn.ops import recurrent  # noqa: E402
+from tinygrad_attn.ops import lstm_kernels as recurrent  # noqa: E402
 
 SETTLE = 0.3
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import tinygrad_attn_models as models
 from tinygrad_attn import Variable, no_grad
-from tinygrad_attn.ops import recurrent
+from tinygrad_attn.ops import lstm_kernels, recurrent
 
 KINDS = {"seq2seq": models.Seq2seq, "peeky": models.PeekySeq2seq,
          "attention": models.AttentionSeq2seq}
@@ -50,7 +50,7 @@ def test_decode_scores_are_bitwise_the_taped_ones():
     model = models.AttentionSeq2seq(11, 4, 6, seed=3)
     xs = rng.integers(0, 11, (7, 5))
     taped_ids, taped_scores = taped_greedy(model, xs, 1, 4)
-    with no_grad(), recurrent.frozen_weights():
+    with no_grad(), lstm_kernels.frozen_weights():
         memory = model.encode(xs)
         ids, state = np.full((7, 1), 1, dtype=np.int64), None
         for k in range(4):
@@ -65,14 +65,14 @@ def test_frozen_weights_prepares_each_weight_once_and_reuses_buffers():
     Wx, Wh, b = (Variable(rng.standard_normal(s).astype(np.float32))
                  for s in ((3, 8), (2, 8), (8,)))
     xs = Variable(rng.standard_normal((4, 1, 3)).astype(np.float32))
-    with no_grad(), recurrent.frozen_weights():
-        first = recurrent.prepare_weights(Wx.data, Wh.data, b.data)
-        assert recurrent.prepare_weights(Wx.data, Wh.data, b.data) is first
-        buf = recurrent._scratch("a", (4, 8), np.float32)
-        assert recurrent._scratch("a", (4, 8), np.float32) is buf
-        assert recurrent._scratch("b", (4, 8), np.float32) is not buf
+    with no_grad(), lstm_kernels.frozen_weights():
+        first = lstm_kernels.prepare_weights(Wx.data, Wh.data, b.data)
+        assert lstm_kernels.prepare_weights(Wx.data, Wh.data, b.data) is first
+        buf = lstm_kernels._scratch("a", (4, 8), np.float32)
+        assert lstm_kernels._scratch("a", (4, 8), np.float32) is buf
+        assert lstm_kernels._scratch("b", (4, 8), np.float32) is not buf
         h1 = recurrent.lstm(xs, Wx, Wh, b)[1]
         h2 = recurrent.lstm(xs, Wx, Wh, b, h1)[1]
-    assert recurrent.prepare_weights(Wx.data, Wh.data, b.data) is not first  # outside: fresh
+    assert lstm_kernels.prepare_weights(Wx.data, Wh.data, b.data) is not first  # outside: fresh
     assert not np.shares_memory(h1.data, h2.data)  # outputs are never scratch
     np.testing.assert_array_equal(h2.data, recurrent.lstm(xs, Wx, Wh, b, h1)[1].data)

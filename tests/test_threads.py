@@ -13,7 +13,7 @@ import pytest
 
 import tinygrad_attn.functions as F
 from tinygrad_attn import Variable, grad, threads
-from tinygrad_attn.ops import recurrent
+from tinygrad_attn.ops import lstm_kernels
 
 
 @pytest.fixture
@@ -139,11 +139,11 @@ def test_fused_decode_is_the_same_on_any_thread_count(num_threads):
     args = [rng.standard_normal(s).astype(np.float32) for s in
             ((64, 5, 4), (4, 32), (8, 32), (32,))]
     num_threads(1)
-    with recurrent.frozen_weights():
-        one = [a.copy() for a in recurrent.forward_arrays(*args, keep=False)[:3]]
+    with lstm_kernels.frozen_weights():
+        one = [a.copy() for a in lstm_kernels.forward_arrays(*args, keep=False)[:3]]
     num_threads(2)
-    with recurrent.frozen_weights():
-        two = recurrent.forward_arrays(*args, keep=False)[:3]
+    with lstm_kernels.frozen_weights():
+        two = lstm_kernels.forward_arrays(*args, keep=False)[:3]
     for a, b in zip(one, two):
         np.testing.assert_allclose(b, a, rtol=2e-6, atol=2e-6)
 

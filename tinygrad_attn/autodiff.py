@@ -11,7 +11,8 @@
 * `backward_steps` is the same pass as a generator of `Step`s, for tools that show the
   pass as it happens (`viz.replay`); `backward` and `grad` just run it to the end.
 
-Imports: the tape, and the two ops the pass itself needs (`sum_to`, `cast`).
+Imports: the tape (`ProductSum`, what a rule may return for a weight, lives there), and
+the two ops the pass itself needs (`sum_to`, `cast`).
 """
 from __future__ import annotations
 
@@ -19,63 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import threads
 from .ops.elementwise import cast
 from .ops.shape import sum_to
-from .tape import Variable, _grad_enabled, _is_float, _wrap, as_array
+from .tape import ProductSum, Variable, _grad_enabled, _is_float, _wrap, as_array
 
 __all__ = ["backward", "grad", "backward_steps", "Step", "ProductSum"]
-
-
-class ProductSum:
-    """A weight's gradient as a sum of products, ``sum_i lhs_i^T @ rhs_i``, not yet formed.
-
-    A weight used at every time step (``h_t @ Wh``) receives ``h_t^T @ g_t`` from each
-    step. Summed one by one that is T small products and T additions; summed as
-    ``[h_1 .. h_T]^T @ [g_1 .. g_T]`` it is one large product. A rule returns
-    ``ProductSum(lhs, rhs)`` (2-D Variables) for such an input and the pass decides:
-
-    * it merges contributions and forms the product once, at the end of the pass, only
-      when (a) the pass is first order (`create_graph=False`: nothing will differentiate
-      the gradient, so it need not be a graph), (b) the input is a leaf (no rule of this
-      pass waits for its gradient), and (c) lhs, rhs and the input share one dtype (the
-      concatenated product is then what the step-by-step sum computes, up to float
-      rounding order);
-    * otherwise it evaluates ``lhs^T @ rhs`` at once as ordinary (recorded) ops.
-
-    So a rule never needs to know what kind of pass it is in.
-    """
-
-    __slots__ = ("lhs", "rhs", "shape", "dtype")
-
-    def __init__(self, lhs, rhs):
-        self.lhs, self.rhs = [lhs], [rhs]
-        self.shape = (lhs.shape[1], rhs.shape[1])
-        self.dtype = np.result_type(lhs.dtype, rhs.dtype)
-
-    def mergeable(self, x, create_graph):
-        return (not create_graph and x.creator is None
-                and self.lhs[0].dtype == self.rhs[0].dtype == x.dtype)
-
-    def merge(self, other):
-        self.lhs += other.lhs
-        self.rhs += other.rhs
-
-    def evaluate(self):
-        """The sum as recorded ops (one product per contribution)."""
-        total = None
-        for lhs, rhs in zip(self.lhs, self.rhs):
-            term = lhs.T @ rhs       # operators, not an import: linalg imports this module
-            total = term if total is None else total + term
-        return total
-
-    def value(self):
-        """The sum as one product of the concatenated arrays (first order: not recorded)."""
-        if len(self.lhs) == 1:
-            return _wrap(threads.matmul(self.lhs[0].data.T, self.rhs[0].data), None, 0, False)
-        lhs = np.concatenate([v.data for v in self.lhs])
-        rhs = np.concatenate([v.data for v in self.rhs])
-        return _wrap(threads.matmul(lhs.T, rhs), None, 0, False)
 
 
 class Step(NamedTuple):
@@ -217,9 +166,9 @@ def _gradient(gx, x, create_graph):
 
 
 def _composite_rule(f, gys):
-    """Differentiate the composite `f` stands for (a recording pass through an op whose own
-    rule is first order only): the composite is run on f's inputs and differentiated."""
-    outs = f.composite(*f.inputs, **f.attributes())
+    """A recording pass through a fused op (its own rule is first order only): the
+    composite it stands for is run on its inputs and differentiated, recorded, instead."""
+    outs = f.composite(*f.inputs)
     outs = outs if isinstance(outs, (tuple, list)) else (outs,)
     pairs = [(y, g) for y, g in zip(outs, gys) if y.requires_grad]
     if not pairs:

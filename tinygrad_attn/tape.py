@@ -11,7 +11,8 @@
   each thread and each asyncio task sees its own, so one thread's `no_grad()` never turns
   recording off in another.
 
-This module imports no op and no reverse mode: ops import it, reverse mode imports it.
+This module imports no op and no reverse mode (only `threads`, which imports nothing of the
+package): ops import it, reverse mode imports it.
 """
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ import weakref
 
 import numpy as np
 
-__all__ = ["Variable", "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "name_scope", "current_scope", "as_variable", "as_operand",
-           "as_array"]
+from . import threads
+
+__all__ = ["Variable", "Function", "ProductSum", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "name_scope", "current_scope", "unfused", "is_unfused",
+           "as_variable", "as_operand", "as_array"]
 
 # Whether ops are recorded. PyTorch's vocabulary (`no_grad`, `enable_grad`,
 # `set_grad_enabled`, `is_grad_enabled`) is the public one.
@@ -82,6 +85,28 @@ def name_scope(name):
 def current_scope():
     """The name scope ops are recorded under here, a tuple of names."""
     return _scope.get()
+
+
+# Inside `unfused()` an op that fuses a composite (see `Function.composite`) records the
+# composite, primitive by primitive.
+_unfused = contextvars.ContextVar("tinygrad_attn_unfused", default=False)
+
+
+@contextlib.contextmanager
+def unfused():
+    """Record every fused op inside (`lstm`) as the composite it stands for, primitive by
+    primitive: same values and gradients, slower; for tools that need each primitive on the
+    tape (a diagram of the LSTM cell, `testing.locate` hunting a wrong rule inside it)."""
+    token = _unfused.set(True)
+    try:
+        yield
+    finally:
+        _unfused.reset(token)
+
+
+def is_unfused():
+    """True inside `unfused()`: a fused op's public function records its composite."""
+    return _unfused.get()
 
 
 def _is_float(dtype):
@@ -211,6 +236,13 @@ class Function:
     builds an equal op. Gradients a rule returns may have the broadcast shape: reverse mode
     reduces them. The op's name (for messages and diagrams) is its class name in
     snake_case (``LogSoftmax`` -> ``log_softmax``).
+
+    An op may fuse a composite of other ops into one node with a fast rule (`lstm`): it
+    then defines ``composite(self, *inputs)``, the same outputs computed with primitives,
+    which is its definition. Its `backward` need only be first order: a backward pass that
+    records (``create_graph=True``, for higher order) differentiates the composite instead,
+    and inside `unfused()` the op's public function records the composite itself. (JAX's
+    `custom_vjp` attaches a rule to a function in the same way.)
     """
 
     generation = 0
@@ -310,6 +342,58 @@ def describe(value):
             isinstance(v, (slice, np.ndarray)) or v is None or v is Ellipsis for v in value):
         return "[" + ", ".join(describe(v) for v in value) + "]"   # an index
     return str(value)
+
+
+class ProductSum:
+    """A weight's gradient as a sum of products, ``sum_i lhs_i^T @ rhs_i``, not yet formed.
+
+    A weight used at every time step (``h_t @ Wh``) receives ``h_t^T @ g_t`` from each
+    step. Summed one by one that is T small products and T additions; summed as
+    ``[h_1 .. h_T]^T @ [g_1 .. g_T]`` it is one large product. A rule returns
+    ``ProductSum(lhs, rhs)`` (2-D Variables) for such an input and the pass decides:
+
+    * it merges contributions and forms the product once, at the end of the pass, only
+      when (a) the pass is first order (`create_graph=False`: nothing will differentiate
+      the gradient, so it need not be a graph), (b) the input is a leaf (no rule of this
+      pass waits for its gradient), and (c) lhs, rhs and the input share one dtype (the
+      concatenated product is then what the step-by-step sum computes, up to float
+      rounding order);
+    * otherwise it evaluates ``lhs^T @ rhs`` at once as ordinary (recorded) ops.
+
+    So a rule never needs to know what kind of pass it is in. (It lives here, beside
+    `Function`, so that ops import only the tape.)
+    """
+
+    __slots__ = ("lhs", "rhs", "shape", "dtype")
+
+    def __init__(self, lhs, rhs):
+        self.lhs, self.rhs = [lhs], [rhs]
+        self.shape = (lhs.shape[1], rhs.shape[1])
+        self.dtype = np.result_type(lhs.dtype, rhs.dtype)
+
+    def mergeable(self, x, create_graph):
+        return (not create_graph and x.creator is None
+                and self.lhs[0].dtype == self.rhs[0].dtype == x.dtype)
+
+    def merge(self, other):
+        self.lhs += other.lhs
+        self.rhs += other.rhs
+
+    def evaluate(self):
+        """The sum as recorded ops (one product per contribution)."""
+        total = None
+        for lhs, rhs in zip(self.lhs, self.rhs):
+            term = lhs.T @ rhs       # operators (attached by functions.py), not an op import
+            total = term if total is None else total + term
+        return total
+
+    def value(self):
+        """The sum as one product of the concatenated arrays (first order: not recorded)."""
+        if len(self.lhs) == 1:
+            return _wrap(threads.matmul(self.lhs[0].data.T, self.rhs[0].data), None, 0, False)
+        lhs = np.concatenate([v.data for v in self.lhs])
+        rhs = np.concatenate([v.data for v in self.rhs])
+        return _wrap(threads.matmul(lhs.T, rhs), None, 0, False)
 
 
 def _wrap(data, creator, generation, requires_grad):

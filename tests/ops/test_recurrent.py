@@ -165,7 +165,7 @@ def test_block_copies_are_the_gate_permutation(shape):
     """to_internal / to_public (four block copies) are the permutation of the gate blocks
     from the book's (f, g, i, o) to (f, i, o, g) and back, as a fancy index over columns
     writes it; the scaled form halves the three sigmoid blocks; each undoes the other."""
-    from tinygrad_attn.ops.recurrent import to_internal, to_public
+    from tinygrad_attn.ops.lstm_kernels import to_internal, to_public
     w = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     H = shape[-1] // 4
     f, g, i, o = (np.arange(k * H, (k + 1) * H) for k in range(4))

@@ -10,4 +10,6 @@ softmax     softmax log_softmax softmax_cross_entropy
 normalization normalize (layer_norm's normalisation: the one measured primitive)
 composite   layer_norm masked_softmax softplus gelu cosine_similarity roll circular_convolution
             dropout (compositions of the above: no rule of their own)
+recurrent   lstm: its step-by-step composite, fused into one node with a fast first-order
+            rule (the NumPy kernels in lstm_kernels)
 """

@@ -2,8 +2,7 @@
 import numpy as np
 
 from .. import threads
-from ..autodiff import ProductSum
-from ..tape import Function, Variable, as_operand
+from ..tape import Function, ProductSum, Variable, as_operand
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
@@ -34,7 +33,7 @@ class Matmul(Function):
         if b.requires_grad:
             if a.ndim == 2 and b.ndim == 2:
                 # a weight reused at every time step: reverse mode may sum a_t^T @ g_t
-                # over all steps as one product (see autodiff.ProductSum)
+                # over all steps as one product (see tape.ProductSum)
                 gb = ProductSum(a, gy)
             elif b2.ndim == 2 and a2.ndim > 2:  # sum over the batch inside one GEMM
                 K, N = b2.shape
