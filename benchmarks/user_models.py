@@ -459,7 +459,7 @@ def count_ops(case):
     return seen[0]
 
 
-def measure(case, rounds, reps, enters, settle):
+def measure(case, rounds, reps, enters, settle, clock=time.perf_counter):
     """{path: [median seconds per step of each round]}: blocked rounds, paths in turn."""
     paths = [p for p in PATHS if p in case.steps]
     for p in paths:                 # warm up: first touch of every buffer, caches
@@ -473,9 +473,9 @@ def measure(case, rounds, reps, enters, settle):
             time.sleep(settle)
             ts = []
             for _ in range(reps):
-                t0 = time.perf_counter()
+                t0 = clock()
                 case.steps[p]()
-                ts.append(time.perf_counter() - t0)
+                ts.append(clock() - t0)
             times[p].append(statistics.median(ts))
     return times
 
@@ -495,7 +495,12 @@ def main():
                         "OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else every CPU)")
     parser.add_argument("--settle", type=float, default=0.2,
                         help="untimed seconds before each path's block (default 0.2)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: elapsed time (default); cpu: this process's CPU time, "
+                        "for one-thread runs (--threads 1, OMP_NUM_THREADS=1, "
+                        "OPENBLAS_NUM_THREADS=1) on a machine others are using")
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch = import_torch()
     memory.configure_from_environment()   # as the CLI and the Trainer do
     k = threads.configure_from_environment() if args.threads is None else args.threads
@@ -514,13 +519,13 @@ def main():
         print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} thread(s), "
               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"NumPy {np.__version__}; {args.rounds} blocked rounds of {args.reps} steps per path, "
-          f"{args.settle} s untimed before each block; load average "
+          f"{args.settle} s untimed before each block; {args.clock} clock; load average "
           f"{os.getloadavg()[0]:.1f} at start")
     summary = []
     for name in args.cases.split(","):
         case = CASES[name](torch)
         print(f"\n{name}: {case.what}\n  {agree(case)}; ours records {count_ops(case)} ops")
-        times = measure(case, args.rounds, args.reps, enters, args.settle)
+        times = measure(case, args.rounds, args.reps, enters, args.settle, clock)
         for p, ts in times.items():
             print(f"  {p:<6} median {fmt(statistics.median(ts)):>10}   rounds: "
                   + " ".join(f"{t * 1e3:.3f}" for t in ts) + " ms")

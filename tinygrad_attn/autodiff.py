@@ -78,58 +78,33 @@ def _reverse(outputs, seeds, create_graph, keep, grads, steps):
     try:
         for y, g in zip(outputs, seeds):
             _accumulate(grads, y, g, owned, create_graph, sums)
-            if y.creator is not None:
-                todo.setdefault(y.creator.generation, {})[y.creator] = None
+            _push(todo, y.creator)
         for gen in range(max(todo, default=-1), -1, -1):
             for f in todo.pop(gen, ()):
-                if len(f.outputs) == 1:    # one output (nearly always): spelled out
-                    y = f.outputs[0]()
-                    g = None if y is None else grads.get(y) if keep is None or y in keep else \
-                        grads.pop(y, None)
-                    if g is None:
-                        continue
-                    gys = (g,)
-                else:
-                    gys = _output_grads(f, grads, keep)
-                    if gys is None:
-                        continue
+                gys = _received(f, grads, keep)
+                if gys is None:
+                    continue
                 if owned:
                     for g in gys:   # handed to a rule: no longer ours to mutate
                         owned.discard(id(g.data))
                 if create_graph and f.composite is not None:
                     gxs = _composite_rule(f, gys)
-                elif len(gys) == 1:
-                    gxs = f.backward(g)
                 else:
                     gxs = f.backward(*gys)
                 if type(gxs) is not tuple:
                     gxs = (gxs,)
-                sent = [] if steps else None
+                sent = []
                 for x, gx in zip(f.inputs, gxs):
-                    if gx is None or not x.requires_grad:
-                        if steps:
-                            sent.append(None)
-                        continue
-                    if type(gx) is not Variable:
-                        gx = _gradient(gx, x, create_graph)
-                    if type(gx) is not ProductSum:
-                        if gx.data.shape != x.data.shape:     # undo broadcasting
-                            gx = sum_to(gx, x.data.shape)
-                        if gx.data.dtype is not x.data.dtype and gx.data.dtype != x.data.dtype:
-                            gx = cast(gx, x.data.dtype)
-                    if x in grads or type(gx) is ProductSum:
-                        _accumulate(grads, x, gx, owned, create_graph, sums)
-                    else:
-                        grads[x] = gx
-                    if steps:
-                        sent.append(gx)
-                    c = x.creator
-                    if c is not None:
-                        pending = todo.get(c.generation)
-                        if pending is None:
-                            todo[c.generation] = {c: None}
+                    if gx is not None and x.requires_grad:
+                        gx = _fit(gx, x, create_graph)
+                        if x in grads or type(gx) is ProductSum:
+                            _accumulate(grads, x, gx, owned, create_graph, sums)
                         else:
-                            pending[c] = None
+                            grads[x] = gx
+                        _push(todo, x.creator)
+                    else:
+                        gx = None
+                    sent.append(gx)
                 if steps:
                     yield Step(f, gys, sent)
     finally:
@@ -139,9 +114,23 @@ def _reverse(outputs, seeds, create_graph, keep, grads, steps):
             grads[x] = grads[x].value()
 
 
-def _output_grads(f, grads, keep):
+def _push(todo, f):
+    if f is not None:
+        pending = todo.get(f.generation)
+        if pending is None:
+            todo[f.generation] = {f: None}
+        else:
+            pending[f] = None
+
+
+def _received(f, grads, keep):
     """The gradients f's outputs received (zeros for an output that received none while
     another did), or None if none did. Taken out of `grads` unless kept."""
+    if len(f.outputs) == 1:   # nearly always
+        y = f.outputs[0]()
+        g = None if y is None else grads.get(y) if keep is None or y in keep else \
+            grads.pop(y, None)
+        return None if g is None else (g,)
     gys = []
     for ref in f.outputs:
         y = ref()
@@ -155,14 +144,20 @@ def _output_grads(f, grads, keep):
     return gys
 
 
-def _gradient(gx, x, create_graph):
-    """What a rule returned for input x, other than a Variable: a ProductSum (kept when the
-    pass may merge it, else evaluated) or an array."""
-    if isinstance(gx, ProductSum):
-        return gx if gx.mergeable(x, create_graph) else gx.evaluate()
-    if isinstance(gx, Variable):
-        return gx
-    return Variable(as_array(gx, x.dtype), requires_grad=False)
+def _fit(gx, x, create_graph):
+    """A rule's gradient for input x in x's shape (broadcasting undone) and dtype; a
+    ProductSum kept when the pass may merge it (else evaluated); an array wrapped."""
+    if type(gx) is not Variable:
+        if isinstance(gx, ProductSum):
+            return gx if gx.mergeable(x, create_graph) else gx.evaluate()
+        if not isinstance(gx, Variable):
+            gx = Variable(as_array(gx, x.dtype), requires_grad=False)
+    a, xa = gx.data, x.data
+    if a.shape != xa.shape:
+        gx = sum_to(gx, xa.shape)
+    if a.dtype is not xa.dtype and a.dtype != xa.dtype:
+        gx = cast(gx, xa.dtype)
+    return gx
 
 
 def _composite_rule(f, gys):
