@@ -40,6 +40,9 @@ from tinygrad_attn.book.optim import Adam as BookAdam
 from tinygrad_attn.book.optim import clip_grads
 from tinygrad_attn.ops import linalg
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import blas_info  # noqa: E402,F401 (compare.py and threads.py import it from here)
+
 SIZES = dict(N=128, D=16, H=256, Te=29, Td=10, V=59)
 PAIRS = {
     "attention": (models.AttentionSeq2seq, book_models.AttentionSeq2seq),
@@ -120,23 +123,6 @@ def median_times(steps, batch, n, order="alternated", block=5, enters=None, sett
                 step(*batch)
                 ts.append(time.perf_counter() - t0)
     return [statistics.median(ts) for ts in times]
-
-
-def blas_info():
-    """The BLAS NumPy runs (threadpoolctl): library, kernel, version and threads."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed: BLAS kernel unknown"
-    pools = threadpool_info()
-    text = "; ".join(
-        f"{p.get('internal_api')} {p.get('version')} kernel {p.get('architecture', '?')}, "
-        f"{p.get('num_threads')} threads ({p.get('user_api')}, "
-        f"{p.get('threading_layer', '?')})" for p in pools)
-    env = ", ".join(f"{k}={os.environ[k]}" for k in (
-        "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-        if k in os.environ)
-    return f"{len(pools)} thread pool(s): {text}" + (f" [{env}]" if env else "")
 
 
 def build(name):

@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_step import blas_info  # noqa: E402
+from machine import blas_info  # noqa: E402
 
 import tinygrad_attn.functions as F  # noqa: E402
 from tinygrad_attn import Variable, memory, optim, threads  # noqa: E402

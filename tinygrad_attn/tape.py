@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import re
 import weakref
 
@@ -145,10 +146,11 @@ class Variable:
         self.requires_grad = requires_grad
 
     # --- array-like facts -------------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
-    dtype = property(lambda self: self.data.dtype)
+    # (attrgetter: read in C, no Python frame; ops read these on every call)
+    shape = property(operator.attrgetter("data.shape"))
+    ndim = property(operator.attrgetter("data.ndim"))
+    size = property(operator.attrgetter("data.size"))
+    dtype = property(operator.attrgetter("data.dtype"))
 
     def __len__(self):
         return len(self.data)
