@@ -97,7 +97,7 @@ def torch_step(torch, model):
     return step
 
 
-def median_times(steps, batches, n, enters, settle):
+def median_times(steps, batches, n, enters, settle, clock=time.perf_counter):
     """Alternated; before each step (untimed) ``enters[i]()`` and `settle` seconds (see
     train_step.median_times: idle BLAS threads spin after the book's products)."""
     for enter, step, batch in zip(enters, steps, batches):
@@ -108,9 +108,9 @@ def median_times(steps, batches, n, enters, settle):
         for enter, step, batch, ts in zip(enters, steps, batches, times):
             enter()
             time.sleep(settle)
-            t0 = time.perf_counter()
+            t0 = clock()
             step(*batch)
-            ts.append(time.perf_counter() - t0)
+            ts.append(clock() - t0)
     return [statistics.median(ts) for ts in times]
 
 
@@ -122,7 +122,12 @@ def main():
     add_threads_option(parser)
     parser.add_argument("--settle", type=float, default=0.2,
                         help="untimed seconds before each step (default 0.2)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: elapsed time (default); cpu: this process's CPU time, "
+                        "for one-thread runs (--threads 1, OMP_NUM_THREADS=1, "
+                        "OPENBLAS_NUM_THREADS=1) on a machine others are using")
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch = import_torch()
     if torch is None:
         print("PyTorch is not installed: nothing to compare with (pip install torch; it is "
@@ -131,9 +136,7 @@ def main():
     from tinygrad_attn import memory, threads
     memory.configure_from_environment()
     k = our_threads(args)
-    from threadpoolctl import threadpool_info
-    blas = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
-    torch.set_num_threads(blas)
+    torch.set_num_threads(threads.blas_threads() or k)   # as many as NumPy's BLAS
     enters = [lambda: threads.set_num_threads(k), lambda: threads.set_num_threads(1),
               lambda: threads.set_num_threads(1)]
     print("sizes: " + ", ".join(f"{k} {v}" for k, v in SIZES.items()) + ", float32")
@@ -141,12 +144,12 @@ def main():
     print(f"ours: {k} threads of tinygrad_attn.threads (BLAS 1 meanwhile); the book: NumPy's "
           f"BLAS as it comes; {args.settle} s untimed before each step")
     print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; {args.clock} clock; "
           f"load average {os.getloadavg()[0]:.1f} at start")
     xs, ts = make_batch()
     txs, tts = torch.from_numpy(xs), torch.from_numpy(ts)
     print(f"{'model':<10} {'run':>3} {'ours':>9} {'book':>9} {'torch':>9}   "
-          f"ours/book  torch/book")
+          f"ours/book  torch/book  ours/torch")
     for name in args.models.split(","):
         ours, book = build(name)
         tm = torch_model(torch, name, [p.copy() for p in book.params])
@@ -155,16 +158,19 @@ def main():
         assert np.allclose(loss, loss[0], rtol=1e-4), f"{name}: initial losses differ {loss}"
         steps = [our_step(ours, optim.Adam(ours.parameters())), book_step(book, BookAdam()),
                  torch_step(torch, tm)]
-        r_ours, r_torch = [], []
+        r_ours, r_torch, r_vs = [], [], []
         for run in range(args.runs):
             t_o, t_b, t_t = median_times(steps, [(xs, ts), (xs, ts), (txs, tts)], args.steps,
-                                         enters, args.settle)
+                                         enters, args.settle, clock)
             r_ours.append(t_o / t_b)
             r_torch.append(t_t / t_b)
+            r_vs.append(t_o / t_t)
             print(f"{name:<10} {run + 1:>3} {t_o * 1e3:>7.1f}ms {t_b * 1e3:>7.1f}ms "
-                  f"{t_t * 1e3:>7.1f}ms   {t_o / t_b:>8.2f}x  {t_t / t_b:>9.2f}x")
+                  f"{t_t * 1e3:>7.1f}ms   {t_o / t_b:>8.2f}x  {t_t / t_b:>9.2f}x  "
+                  f"{t_o / t_t:>9.2f}x")
         print(f"{name:<10} median ratios: ours {statistics.median(r_ours):.2f}x, torch "
-              f"{statistics.median(r_torch):.2f}x of the book's step (initial loss "
+              f"{statistics.median(r_torch):.2f}x of the book's step, ours / torch "
+              f"{statistics.median(r_vs):.2f}x (initial loss "
               f"{loss[0]:.4f} in all three; load average {os.getloadavg()[0]:.1f})",
               flush=True)
 
