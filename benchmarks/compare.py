@@ -18,20 +18,12 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import add_clock_option, clock_of, import_torch  # noqa: E402
 from train_step import (SIZES, add_threads_option, blas_info, book_step, build,  # noqa: E402
                         make_batch, our_step, our_threads)
 
 from tinygrad_attn import optim  # noqa: E402
 from tinygrad_attn.book.optim import Adam as BookAdam  # noqa: E402
-
-
-def import_torch():
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def torch_model(torch, kind, params):
@@ -122,12 +114,9 @@ def main():
     add_threads_option(parser)
     parser.add_argument("--settle", type=float, default=0.2,
                         help="untimed seconds before each step (default 0.2)")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="wall: elapsed time (default); cpu: this process's CPU time, "
-                        "for one-thread runs (--threads 1, OMP_NUM_THREADS=1, "
-                        "OPENBLAS_NUM_THREADS=1) on a machine others are using")
+    add_clock_option(parser)
     args = parser.parse_args()
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    clock = clock_of(args)
     torch = import_torch()
     if torch is None:
         print("PyTorch is not installed: nothing to compare with (pip install torch; it is "

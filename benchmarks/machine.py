@@ -1,6 +1,8 @@
-"""What every benchmark prints about the machine: the BLAS NumPy runs."""
+"""What the benchmarks share: the BLAS NumPy runs (printed by each), PyTorch when it is
+installed, and the clock option."""
 import ctypes
 import os
+import time
 
 import numpy as np
 
@@ -41,3 +43,25 @@ def openblas_core():
                 return f"OpenBLAS kernel {fn().decode()} ({os.path.basename(path)}; " \
                     "threadpoolctl not installed: thread counts not shown)"
     return "BLAS kernel unknown (not OpenBLAS, or not Linux; threadpoolctl not installed)"
+
+
+def import_torch():
+    """PyTorch if it is installed (never a dependency), else None. Its OpenMP threads sleep
+    when idle (set before the import) so they do not spin on the cores NumPy is using."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def add_clock_option(parser):
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: elapsed time (default); cpu: this process's CPU time, "
+                        "for one-thread runs (--threads 1, OMP_NUM_THREADS=1, "
+                        "OPENBLAS_NUM_THREADS=1) on a machine others are using")
+
+
+def clock_of(args):
+    return time.process_time if args.clock == "cpu" else time.perf_counter

@@ -34,21 +34,12 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import blas_info  # noqa: E402
+from machine import add_clock_option, blas_info, clock_of, import_torch  # noqa: E402
 
 import tinygrad_attn.functions as F  # noqa: E402
 from tinygrad_attn import Variable, memory, optim, threads  # noqa: E402
 
 DT = np.float32
-
-
-def import_torch():
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def params(rng, shapes, scale=None):
@@ -495,12 +486,9 @@ def main():
                         "OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else every CPU)")
     parser.add_argument("--settle", type=float, default=0.2,
                         help="untimed seconds before each path's block (default 0.2)")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="wall: elapsed time (default); cpu: this process's CPU time, "
-                        "for one-thread runs (--threads 1, OMP_NUM_THREADS=1, "
-                        "OPENBLAS_NUM_THREADS=1) on a machine others are using")
+    add_clock_option(parser)
     args = parser.parse_args()
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    clock = clock_of(args)
     torch = import_torch()
     memory.configure_from_environment()   # as the CLI and the Trainer do
     k = threads.configure_from_environment() if args.threads is None else args.threads
