@@ -88,8 +88,9 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_layering():
     """The tape imports no op (only `threads`); ops import the tape, never reverse mode;
     the viz modules import only the tape, each other and `files` (the atomic writer, which
-    imports nothing of the package; nor does `threads`, which ops and reverse mode use), except viz.backward, which runs the backward pass it
-    draws and replays and so imports reverse mode too; only the CLI may import everything."""
+    imports nothing of the package; nor does `threads`, which the tape, ops and reverse mode
+    use), except viz.backward, which runs the backward pass it draws and replays and so
+    imports reverse mode too; only the CLI may import everything."""
     g = _import_graph()
     inside = lambda deps: {d for d in deps if d.startswith("tinygrad_attn")}  # noqa: E731
     assert inside(g["tinygrad_attn.tape"]) == {"tinygrad_attn.threads"}

@@ -35,8 +35,8 @@ __all__ = ["set_num_threads", "get_num_threads", "configure_from_environment",
            "split_rows", "matmul", "blas_threads"]
 
 MIN_ROWS = 16              # a block smaller than this is not worth a hand-over
-# Products of fewer FLOP than this (2^25, ~34 million) run on the caller alone: waking a worker costs
-# tens of microseconds, so splitting (64, 784) @ (784, 256) (26 MFLOP) over two threads took
+# Products of fewer FLOP than this (2^25, ~34 million) run on the caller alone: waking a
+# worker costs tens of microseconds, so splitting (64, 784) @ (784, 256) (26 MFLOP) over two threads took
 # 302 us against 269 us on one; (128, 256) @ (256, 1024) (67 MFLOP) 514 against 700 us
 # (a quiet 2-core machine, docs/performance.md). An MLP step at batch 64: 1.82 ms split,
 # 1.28 ms with this threshold.
