@@ -172,13 +172,14 @@ def as_variable(x):
 
 
 def as_operand(x, like):
-    """A constant operand mixed with Variable `like`: it takes `like`'s floating dtype.
+    """A constant operand mixed with `like` (a Variable, or an array): it takes `like`'s
+    floating dtype.
 
     This is why `x * 0.5` and `x + np.ones(3)` keep a float32 `x` float32.
     """
     if isinstance(x, Variable):
         return x
-    dtype = like.data.dtype
+    dtype = like.data.dtype if isinstance(like, Variable) else np.asarray(like).dtype
     if dtype.kind not in "fc":
         dtype = None
     try:

@@ -5,15 +5,10 @@ to each input's shape, so no rule here mentions broadcasting.
 """
 import numpy as np
 
-from ..tape import Function, Variable, as_operand
+from ..tape import Function
+from ._operands import operands as _operands
 from .elementwise import log
-
-
-def _operands(a, b):
-    """Two operands, at least one a Variable; a constant takes the Variable's float dtype."""
-    if isinstance(a, Variable):
-        return a, as_operand(b, a)
-    return as_operand(a, b), b
+from .indexing import where
 
 
 def _check_broadcast(op, symbol, a, b):
@@ -67,15 +62,31 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** c; the exponent may be a constant or a differentiable Variable."""
+    """x ** c; the exponent may be a constant or a differentiable Variable.
+
+    At x = 0 the textbook rules are 0 * inf: there the true derivative is taken instead,
+    as PyTorch does. d/dx x**0 = 0 (x**0 is the constant 1), and d/dc 0**c = 0 for c >= 0.
+    The offending entries of x are replaced by 1 inside the rule (`where`), so the rule
+    stays a graph without inf or NaN and higher orders see the same choice.
+    """
 
     def forward(self, x, c):
         return x ** c
 
     def backward(self, gy):
         x, c = self.inputs
-        gx = gy * c * x ** (c - 1) if x.requires_grad else None
-        gc = gy * self.output() * log(x) if c.requires_grad else None
+        gx = gc = None
+        if x.requires_grad:
+            base = x
+            zero_c = c.data == 0
+            if zero_c.any():
+                at = zero_c & (x.data == 0)     # c * x**(c-1) would be 0 * inf
+                if at.any():
+                    base = where(at, 1.0, x)    # there c = 0, so the term is 0
+            gx = gy * c * base ** (c - 1)
+        if c.requires_grad:
+            at = (x.data == 0) & (c.data >= 0)  # y * log(x) would be 0 * -inf (or 1 * -inf)
+            gc = gy * self.output() * log(where(at, 1.0, x) if at.any() else x)
         return gx, gc
 
 

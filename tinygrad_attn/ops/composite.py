@@ -17,6 +17,7 @@ import numpy as np
 
 from ..tape import Variable, as_operand, as_variable, is_grad_enabled
 from ._axes import normalize_axis
+from ._operands import operands
 from .arithmetic import mul
 from .elementwise import exp, log, relu, tanh
 from .indexing import check_mask_shape, getitem, masked_fill, where
@@ -30,13 +31,7 @@ __all__ = ["layer_norm", "layer_norm_composed", "masked_softmax", "softplus", "g
            "causal_mask", "padding_mask"]
 
 
-def _pair(a, b):
-    """Two operands as Variables; a constant takes the other's float dtype (as in `a * b`)."""
-    if isinstance(a, Variable):
-        return a, as_operand(b, a)
-    if isinstance(b, Variable):
-        return as_operand(a, b), b
-    return as_variable(a), as_variable(b)
+_pair = operands   # two operands as Variables, dtypes as in `a * b`
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, eps=1e-5):
