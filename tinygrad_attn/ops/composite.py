@@ -127,7 +127,7 @@ def roll(x, shift, axis=-1):
     n = x.shape[axis]
     k = int(shift) % n if n else 0
     if k == 0:
-        return x
+        return as_variable(x)
     head = (slice(None),) * axis
     return concat([getitem(x, head + (slice(n - k, None),)),
                    getitem(x, head + (slice(0, n - k),))], axis)

@@ -100,11 +100,20 @@ def array_of(x):
 
 
 def is_floating(x):
-    return array_of(x).dtype.kind == "f"
+    """Whether input `x` is a differentiable one. Tuples are data (shapes, axes, indices),
+    as is anything that is not numeric (None, strings, slices)."""
+    if isinstance(x, tuple) or x is None or isinstance(x, (str, slice)):
+        return False
+    try:
+        return array_of(x).dtype.kind == "f" and not (isinstance(x, list) and not x)
+    except Exception:
+        return False
 
 
 def check_not_complex(inputs, where):
     for i, x in enumerate(inputs):
+        if isinstance(x, (tuple, str, slice)) or x is None:
+            continue  # data
         if array_of(x).dtype.kind == "c":
             raise TypeError(f"{where}: input {i} is complex; only real inputs are supported")
 
