@@ -376,3 +376,125 @@ def test_gradgradcheck_failures_name_the_rule_that_is_not_differentiable():
     report = info.value.report
     assert (report.op, report.order, report.others) == ("numpy_rule", 2, [])
     assert "differentiated again (second order)" in str(info.value).splitlines()[-1]
+
+
+# --- an op written in a script or a notebook: the failure reaches the user -------------------
+BAD_CUBE = '''
+class BadCube(Function):
+    def forward(self, x):
+        return x ** 3
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * SLOPE * x * x      # wrong: 3 x^2
+'''
+
+SCRIPT = '''
+import sys
+import numpy as np
+from tinygrad_attn import Function
+from tinygrad_attn.testing import check_op, strategies
+
+SLOPE = 2.0
+{define}
+check_op({make}, strategies.floats_arrays(), repro_dir=sys.argv[1])
+'''
+
+
+def _run_script(tmp_path, define, make="BadCube"):
+    path = tmp_path / "my_op.py"
+    path.write_text(SCRIPT.format(define=define, make=make))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.run([sys.executable, str(path), str(tmp_path / "repro")],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+
+
+def test_a_wrong_op_in_a_script_fails_with_the_finding_and_a_repro_that_fails_again(
+        tmp_path):
+    """The op class lives in __main__: no importable name. Its source is written into the
+    repro, which then fails the same way."""
+    run = _run_script(tmp_path, BAD_CUBE)
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()
+    assert "CheckOpError: check_op(BadCube) in float64: gradcheck" in run.stderr, run.stderr
+    assert any(line.startswith("locate: op 1 of 1") and "bad_cube()" in line
+               for line in last), run.stderr
+    assert "_Unbuildable" not in run.stderr and "repro: python" in run.stderr
+    folder = tmp_path / "repro"
+    script = (folder / "repro.py").read_text()
+    assert "class BadCube(Function):" in script and "SLOPE = 2.0" in script
+    again = subprocess.run([sys.executable, str(folder / "repro.py")], capture_output=True,
+                           text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert again.returncode != 0 and "check_op(BadCube) in float64: gradcheck" in again.stderr
+
+
+def test_a_wrong_op_in_a_notebook_cell_is_written_from_the_cell(tmp_path):
+    """A notebook's cell is not a file: Jupyter keeps its source in linecache."""
+    cell = ("import linecache\n"
+            f"source = {BAD_CUBE!r}\n"
+            "name = '<ipython-input-3-0123456789ab>'\n"
+            "linecache.cache[name] = (len(source), None, source.splitlines(True), name)\n"
+            "exec(compile(source, name, 'exec'))\n")
+    run = _run_script(tmp_path, cell)
+    assert "CheckOpError" in run.stderr and "locate: op 1 of 1" in run.stderr, run.stderr
+    assert "class BadCube(Function):" in (tmp_path / "repro" / "repro.py").read_text()
+
+
+def test_an_op_that_cannot_be_written_still_reports_and_leaves_no_empty_folder(tmp_path):
+    """Defined inside a function, the class has no source to write and no name to import:
+    the failure and locate's finding still reach the user, and the repro script says why
+    it cannot re-run (the fallback does not try the same class again)."""
+    inner = "def make():\n" + textwrap.indent(BAD_CUBE, "    ") + "    return BadCube\n"
+    run = _run_script(tmp_path, inner, make="make()")
+    assert run.returncode != 0
+    assert "CheckOpError: check_op(BadCube) in float64: gradcheck" in run.stderr, run.stderr
+    assert "locate: op 1 of 1" in run.stderr and "_Unbuildable" not in run.stderr
+    script = (tmp_path / "repro" / "repro.py").read_text()
+    assert "cannot be re-run from a script" in script
+    assert "nor can the op locate blamed" in script and "defined inside a function" in script
+    assert "locate: op 1 of 1" in script  # the finding is in the script's docstring
+
+
+def test_the_kit_listens_through_the_tape_hook_and_patches_nothing(tmp_path):
+    """locate notes the order ops ran in through the tape's on_record hook (this thread
+    only) and highlights a node from the diagram's own map: Function.__call__ and the op's
+    attributes are left alone."""
+    import threading
+
+    from tinygrad_attn import Function as Fn
+    from tinygrad_attn.testing import locate
+    from tinygrad_attn.testing._core import recording_order
+
+    call = Fn.__call__
+    seen_elsewhere = []
+
+    def other_thread():
+        with recording_order() as seen:
+            F.exp(Variable(np.ones(2)))
+        seen_elsewhere.extend(seen)
+
+    with recording_order() as seen:
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        y = F.tanh(Variable(np.ones(2)) * 2.0)
+        F.exp(np.ones(2))  # constants only: nothing recorded, nothing noted
+    assert [f.name for f in seen] == ["mul", "tanh"]
+    assert [f.name for f in seen_elsewhere] == ["exp"]
+    assert Fn.__call__ is call
+
+    class Twice(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            return gy * 3.0
+
+    report = locate(lambda v: Twice()(F.tanh(v)), np.array([0.5, -1.0]))
+    assert report.op == "twice"
+    text = report.render(tmp_path / "graph.dot").read_text()
+    assert text.count("✗ rule") == 1 and "#DC2626" in text
+    assert "attributes" not in vars(report.function)
+    assert Fn.__call__ is call
+    del y

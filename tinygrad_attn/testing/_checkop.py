@@ -203,23 +203,24 @@ def check_op(f, *input_strategies, inputs=None, order=2, dtypes=(np.float64, np.
             check_op_example(f, *drawn, **options)
         except Exception as again:  # the same failure, now with locate's finding
             err = again
-        from ._repro import write_repro
+        from ._repro import try_write_repro
         dtype = getattr(err, "dtype", None)
         rerun = dict(options)
         if dtype is not None:
             rerun["dtypes"] = (np.dtype(dtype).name,)
         report = getattr(err, "report", None)
         message = str(err)
-        folder = write_repro(repro_dir, "check_op_example", f, list(drawn), rerun,
-                             report=report, message=message)
+        folder, why = try_write_repro(repro_dir, "check_op_example", f, list(drawn), rerun,
+                                      report=report, message=message)
         shapes = ", ".join(f"{np.shape(_core.array_of(x))} {_core.array_of(x).dtype}"
                            if isinstance(x, (np.ndarray, Variable)) else repr(x)
                            for x in drawn)
+        where = (f"repro: python {folder / 'repro.py'}  (script, inputs.npz"
+                 f"{' and graph.svg, the op highlighted,' if report is not None else ''} in "
+                 f"{folder})" if folder else why)
         new = CheckOpError(
             f"{message}\nfailing example{' (shrunk)' if shrink else ''}: inputs {shapes}\n"
-            f"repro: python {folder / 'repro.py'}  (script, inputs.npz"
-            f"{' and graph.svg, the op highlighted,' if report is not None else ''} in "
-            f"{folder})")
+            f"{where}")
         new.report, new.repro, new.example = report, folder, drawn
         raise new from (err if isinstance(err, Exception) else None)
     return summary

@@ -153,11 +153,13 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
             msg += "\n" + str(report)
     result = TaylorResult(False, hs, rem, rates, rate, floor, msg)
     if repro_dir is not None:
-        from ._repro import write_repro
-        folder = write_repro(repro_dir, "taylor_check", f, list(inputs),
-                             dict(seed=seed, h0=h0, halvings=halvings, min_rate=min_rate),
-                             report=report, message=msg)
-        msg += f"\nrepro: python {folder / 'repro.py'} (inputs, script and diagram in {folder})"
+        from ._repro import try_write_repro
+        folder, why = try_write_repro(
+            repro_dir, "taylor_check", f, list(inputs),
+            dict(seed=seed, h0=h0, halvings=halvings, min_rate=min_rate), report=report,
+            message=msg)
+        msg += (f"\nrepro: python {folder / 'repro.py'} (inputs, script and diagram in "
+                f"{folder})" if folder else f"\n{why}")
         result.message = msg
     if raise_exception:
         err = GradcheckError(msg)
