@@ -575,3 +575,66 @@ def test_every_recorded_op_rebuilds_from_its_attributes():
                 np.testing.assert_array_equal(y, out.data, err_msg=f.name)
         stack.extend(x.creator for x in f.inputs)
     assert {"matmul", "softmax", "embedding", "lstm", "softmax_cross_entropy"} <= names
+
+
+# --- truth, equality, hashing, NumPy interop --------------------------------------------------
+def test_truth_of_a_variable_follows_pytorch():
+    """One element: its value (as bool(tensor) in PyTorch). Several or none: ambiguous."""
+    assert bool(Variable(np.array(2.0))) and not Variable(np.array([0.0]))
+    x = Variable(np.arange(3.0))
+    with pytest.raises(RuntimeError, match=r"truth value of a Variable of shape \(3,\) is "
+                                           r"ambiguous"):
+        if x > 1:
+            pass
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(Variable(np.zeros(0)))
+    assert float(Variable(np.array([[2.5]]))) == 2.5 and int(Variable(np.array(3.0))) == 3
+    with pytest.raises(TypeError, match=r"float\(\) of a Variable of shape \(3,\)"):
+        float(x)
+
+
+def test_equality_compares_values_and_hashing_stays_identity():
+    x = Variable(np.arange(3.0))
+    y = x + 0
+    assert (x == y).data.all() and hash(x) != hash(y)
+    table = {x: "x", y: "y"}   # Variables key dicts, as the tape needs
+    assert table[x] == "x" and table[y] == "y" and len({x, y, x}) == 2
+
+
+def test_numpy_functions_on_a_variable_run_as_ops_or_refuse_clearly():
+    x = Variable(np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]))
+    for call, op in [(lambda: np.sum(x), "sum"), (lambda: np.max(x, axis=0), "max"),
+                     (lambda: np.mean(x), "mean"), (lambda: np.exp(x), "exp"),
+                     (lambda: np.maximum(x, 0.0), "max"), (lambda: np.ones(3) * x, "mul"),
+                     (lambda: np.transpose(x), "transpose"), (lambda: np.abs(x), "mul")]:
+        y = call()
+        assert isinstance(y, Variable) and y.creator is not None, op
+        assert y.creator.name == op, (op, y.creator.name)
+    (g,) = grad(np.sum(np.exp(x)), [x])                      # the tape saw it all
+    np.testing.assert_allclose(g.data, np.exp(x.data))
+    with pytest.raises(TypeError, match=r"numpy.logaddexp on a Variable: not an op of "
+                                        r"tinygrad_attn.functions"):
+        np.logaddexp(x, x)
+    with pytest.raises(TypeError, match=r"numpy.add.reduce on a Variable"):
+        np.add.reduce(x)
+    with pytest.raises(TypeError, match=r"NumPy was given a Variable that requires grad "
+                                        r"\(\(2, 3\) float64\)"):
+        np.asarray(x)
+    np.testing.assert_array_equal(np.asarray(x.detach()), x.data)   # constants convert
+    with pytest.raises(TypeError, match="out= is not supported"):
+        np.sum(x, out=np.empty(()))
+
+
+def test_topological_order_is_public_and_puts_inputs_first():
+    x = Variable(np.ones(3))
+    a = F.exp(x)
+    b = F.tanh(x)
+    y = (a * b).sum()
+    order = tga.topological_order(y)
+    assert [f.name for f in order][-2:] == ["mul", "sum"] and len(order) == 4
+    position = {id(f): k for k, f in enumerate(order)}
+    for f in order:
+        for v in f.inputs:
+            if v.creator is not None:
+                assert position[id(v.creator)] < position[id(f)]
+    assert tga.topological_order([x]) == []
