@@ -233,3 +233,25 @@ def _compare_with_torch(row, args, order):
         b = np.zeros(a.shape) if b is None else b.detach().numpy(force=True)
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-9,
                                    err_msg=f"second order, input {pos[k]}")
+
+
+# --- the docs list exactly what F has ----------------------------------------------------------
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def test_the_readme_row_of_F_lists_exactly_its_ops():
+    import re
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines()
+               if line.startswith("| `tinygrad_attn.functions` (`F`)"))
+    listed = row.split("`tinygrad_attn/ops/`:", 1)[1].split("Variables compare", 1)[0]
+    words = set(re.findall(r"\b[a-z][a-z_0-9]*\b", re.sub(r"\([^)]*\)", "", listed)))
+    names = words - {"and", "as", "compositions", "with", "no", "rule", "of", "their", "own"}
+    assert names == set(F.__all__), (sorted(names - set(F.__all__)),
+                                     sorted(set(F.__all__) - names))
+
+
+def test_the_rule_table_lists_every_op():
+    text = (ROOT / "docs" / "autograd.md").read_text()
+    table = text.split("## The ops and their gradient rules", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in F.__all__ if f"`{name}(" not in table]
+    assert not missing, f"ops without a row in docs/autograd.md's rule table: {missing}"

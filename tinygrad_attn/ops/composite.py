@@ -8,7 +8,7 @@ dropout  binary_cross_entropy_with_logits, and the mask builders causal_mask, pa
 Each is a few lines of forward code over existing ops, so its first and second derivatives
 come from rules that are already proved (tests/ops/test_composite.py checks them again
 against finite differences, first and second order). An op becomes a primitive only when a
-measurement says so (docs/autograd.md, "Compositions and the one primitive"); so far one
+measurement says so (docs/autograd.md, "Compositions and the primitives"); here one
 did: layer_norm's normalisation, proved equal to `layer_norm_composed`.
 """
 from __future__ import annotations
