@@ -121,6 +121,11 @@ class Variable:
     `data` is the array, `grad` its gradient (a Variable, or None), `creator` the Function
     that made it (None for a leaf). Floating leaves are differentiable; integer and bool
     Variables are data (token ids, masks) and never get a gradient.
+
+    `==`, `<`, ... compare values and give bool data Variables (functions.py); the hash
+    stays the identity. `bool(v)` is a one-element Variable's value and raises for more
+    (PyTorch's rule). NumPy may read a Variable only where no gradient is lost:
+    `np.asarray(v)` of one that requires grad raises.
     """
 
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")

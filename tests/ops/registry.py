@@ -769,5 +769,12 @@ OPS = [
            lambda z, t: _t("nn.functional.binary_cross_entropy_with_logits")(z, t)),
 ]
 
+# A new op is one row here. F.batch_norm (nn's batch norm, in training mode a composition
+# over the batch axis) gets its row where it lands, e.g.
+#     OpInfo("batch_norm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+#            batch_norm_args(), batch_norm_ref, torch=..., ...)
+# with batch_norm_args drawing x of shape (N >= 2, C) with distinct entries per column (a
+# variance well away from 0), as layer_norm_args does along the last axis.
+
 ROWS = {row.id: row for row in OPS}
 assert len(ROWS) == len(OPS), "two rows with one id"

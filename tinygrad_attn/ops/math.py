@@ -89,30 +89,25 @@ def clip(x, lo=None, hi=None):
     return y
 
 
-def _pairwise(reduce, a, b):
+def _pairwise(reduce, name, a, b):
     a, b = operands(a, b)
-    shape = np.broadcast_shapes(a.shape, b.shape)
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
     return reduce(stack([broadcast_to(a, shape), broadcast_to(b, shape)]), axis=0)
 
 
 def maximum(a, b):
     """The larger of a and b elementwise, broadcasting; a tie sends half the gradient to
     each (it is `max` over the two stacked operands)."""
-    try:
-        return _pairwise(_max, a, b)
-    except ValueError:
-        raise ValueError(f"maximum: shapes {np.shape(_data(a))} and {np.shape(_data(b))} do "
-                         "not broadcast") from None
+    return _pairwise(_max, "maximum", a, b)
 
 
 def minimum(a, b):
     """The smaller of a and b elementwise, broadcasting; a tie sends half the gradient to
     each (it is `min` over the two stacked operands)."""
-    try:
-        return _pairwise(_min, a, b)
-    except ValueError:
-        raise ValueError(f"minimum: shapes {np.shape(_data(a))} and {np.shape(_data(b))} do "
-                         "not broadcast") from None
+    return _pairwise(_min, "minimum", a, b)
 
 
 def leaky_relu(x, negative_slope=0.01):
