@@ -311,11 +311,11 @@ class Function:
         self.inputs = inputs
         self.outputs = [weakref.ref(y) for y in outputs]
         self.scope = _scope.get()
-        if _observed:
-            for callback in _observers.get():
-                callback(self)
         if not single:
             self.output_meta = [(y.shape, y.dtype) for y in ys]
+        if _observed:  # someone listens (on_record): the one check recording pays
+            for callback in _observers.get():
+                callback(self)
         return outputs[0] if single else outputs
 
     def output(self, i=0):
@@ -382,8 +382,6 @@ def _wrap(data, creator, generation, requires_grad):
 
 
 _new_variable = object.__new__
-
-
 
 
 def topological_order(outputs):
