@@ -257,3 +257,13 @@ def test_dropout_of_a_plain_array():
     y = F.dropout(x, 0.5, np.random.default_rng(0), training=True)
     assert isinstance(y, Variable) and y.dtype == np.float32
     assert set(np.unique(y.data)) <= {0.0, 2.0}
+
+
+def test_pow_second_order_at_exponent_zero_is_the_true_one():
+    """d2/dx dc of x**c at c = 0 is 1/x: kept (PyTorch's rule masks it to 0)."""
+    x, c = np.array([0.5, 1.0, 2.0]), np.zeros(3)
+    assert gradgradcheck(F.pow, x, c)
+    xv, cv = Variable(x), Variable(c)
+    (gx,) = grad(F.pow(xv, cv).sum(), [xv], create_graph=True)
+    (gxc,) = grad(gx.sum(), [cv])
+    np.testing.assert_allclose(gxc.data, 1 / x)
