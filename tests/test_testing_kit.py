@@ -185,116 +185,7 @@ def test_check_op_draws_kinks_and_passes_relu_but_not_a_wrong_relu():
         check_op(ReluWrongBelow, at_kinks, order=1)
 
 
-# --- every op in F: check_op (float64 and float32, default tolerances) and taylor_check --
-# An input is (kind, shape): "r" real in [-3, 3], "p" positive, "d" distinct entries (no
-# ties), "z" away from 0 (relu's kink), "e" an exponent in [-2, 2].
-STRATEGY = {
-    "r": lambda s: tst.floats_arrays(s),
-    "p": lambda s: tst.positive_arrays(s),
-    "d": lambda s: tst.floats_arrays(s, distinct=True, gap=0.05),
-    "z": lambda s: tst.floats_arrays(s, avoid=(0.0,), margin=0.05),
-    "e": lambda s: tst.floats_arrays(s, min_value=-2, max_value=2),
-}
-
-
-def _value(kind, shape, rng):
-    if kind == "p":
-        return rng.uniform(0.5, 3, shape)
-    if kind == "d":
-        return rng.permutation(np.arange(int(np.prod(shape)))).reshape(shape) * 0.5 - 1
-    if kind == "z":
-        return rng.uniform(0.2, 3, shape) * rng.choice([-1, 1], shape)
-    if kind == "e":
-        return rng.uniform(-2, 2, shape)
-    return rng.uniform(-3, 3, shape)
-
-
-def _lstm_outputs(outs):
-    """All three outputs of lstm (hs, h_T, c_T) in one Variable."""
-    hs, h, c = outs
-    return hs.sum(axis=1) + h * c
-
-
-OPS = {   # name in F.__all__ -> (f, inputs): a new op adds a row
-    "add": (lambda a, b: a + b, [("r", (2, 3)), ("r", (3,))]),
-    "sub": (lambda a, b: a - b, [("r", (2, 3)), ("r", (2, 1))]),
-    "mul": (lambda a, b: a * b, [("r", (2, 3)), ("r", (3,))]),
-    "div": (lambda a, b: a / b, [("r", (2, 3)), ("p", (3,))]),
-    "neg": (F.neg, [("r", (2, 3))]),
-    "pow": (lambda a, b: a ** b, [("p", (2, 3)), ("e", (3,))]),
-    "exp": (F.exp, [("r", (2, 3))]),
-    "log": (F.log, [("p", (2, 3))]),
-    "tanh": (F.tanh, [("r", (2, 3))]),
-    "sigmoid": (F.sigmoid, [("r", (2, 3))]),
-    "relu": (F.relu, [("z", (2, 3))]),
-    "cast": (lambda x: F.cast(x, np.float64) * 1.0, [("r", (2, 3))]),
-    "sum": (lambda x: F.sum(x, axis=1), [("r", (2, 3))]),
-    "mean": (lambda x: F.mean(x, axis=0, keepdims=True), [("r", (2, 3))]),
-    "max": (lambda x: F.max(x, axis=1), [("d", (2, 3))]),
-    "min": (lambda x: F.min(x), [("d", (2, 3))]),
-    "broadcast_to": (lambda x: F.broadcast_to(x, (2, 3)), [("r", (3,))]),
-    "sum_to": (lambda x: F.sum_to(x, (1, 3)), [("r", (2, 3))]),
-    "reshape": (lambda x: F.reshape(x, (3, 2)), [("r", (2, 3))]),
-    "transpose": (F.transpose, [("r", (2, 3))]),
-    "swapaxes": (lambda x: F.swapaxes(x, 0, 2), [("r", (2, 1, 3))]),
-    "expand_dims": (lambda x: F.expand_dims(x, 1), [("r", (2, 3))]),
-    "squeeze": (lambda x: F.squeeze(x, 1), [("r", (2, 1, 3))]),
-    "concat": (lambda a, b: F.concat([a, b], axis=1), [("r", (2, 3)), ("r", (2, 1))]),
-    "split": (lambda x: F.split(x, [1], axis=1), [("r", (2, 3))]),
-    "stack": (lambda a, b: F.stack([a, b], axis=1), [("r", (2, 3)), ("r", (2, 3))]),
-    "unstack": (lambda x: F.unstack(x, axis=1), [("r", (2, 3))]),
-    "matmul": (lambda a, b: a @ b, [("r", (2, 2, 3)), ("r", (3, 2))]),
-    "getitem": (lambda x: F.getitem(x, (slice(None), np.array([0, 2, 2]))), [("r", (2, 3))]),
-    "embedding": (lambda W: F.embedding(W, np.array([[0, 2], [2, 1]])), [("r", (3, 2))]),
-    "where": (lambda a, b: F.where(np.array([True, False, True]), a, b),
-              [("r", (2, 3)), ("r", (3,))]),
-    "masked_fill": (lambda x: F.masked_fill(x, np.array([False, True, False]), -1e9),
-                    [("r", (2, 3))]),
-    "softmax": (lambda x: F.softmax(x, axis=0), [("r", (2, 3))]),
-    "log_softmax": (lambda x: F.log_softmax(x, axis=-1), [("r", (2, 3))]),
-    "softmax_cross_entropy": (lambda x: F.softmax_cross_entropy(x, np.array([0, 2])),
-                              [("r", (2, 3))]),
-    "lstm": (lambda xs, Wx, Wh, b, h0, c0: _lstm_outputs(F.lstm(xs, Wx, Wh, b, h0, c0)),
-             [("r", (2, 3, 2)), ("r", (2, 8)), ("r", (2, 8)), ("r", (8,)), ("r", (2, 2)),
-              ("r", (2, 2))]),
-    # compositions (ops/composite.py); masked_softmax's second row is fully masked
-    "layer_norm": (F.layer_norm, [("d", (2, 3)), ("r", (3,)), ("r", (3,))]),
-    "masked_softmax": (lambda x: F.masked_softmax(x, np.array([[False, True, False],
-                                                               [True, True, True]])),
-                       [("r", (2, 3))]),
-    "softplus": (F.softplus, [("r", (2, 3))]),
-    "gelu": (F.gelu, [("r", (2, 3))]),
-    "cosine_similarity": (F.cosine_similarity, [("z", (2, 3)), ("z", (2, 3))]),
-    "roll": (lambda x: F.roll(x, 1), [("r", (2, 3))]),
-    "circular_convolution": (F.circular_convolution, [("r", (2, 4)), ("r", (2, 3))]),
-    "dropout": (lambda x: F.dropout(x, 0.5, np.random.default_rng(0), training=True),
-                [("r", (2, 3))]),
-    "binary_cross_entropy_with_logits": (
-        lambda z: F.binary_cross_entropy_with_logits(z, np.array([[0, 1, 0.5], [1, 0, .25]])),
-        [("r", (2, 3))]),
-}
-
-
-def test_every_op_has_a_row():
-    assert set(OPS) == set(F.__all__), set(F.__all__) ^ set(OPS)
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_check_op_passes_every_op_in_float64_and_float32(name):
-    """No hand-tuned tolerance anywhere: each dtype brings its own. (cast's row casts to
-    float64 on purpose, so its output dtype is not the input's.)"""
-    from hypothesis import settings
-    f, inputs = OPS[name]
-    check_op(f, *[STRATEGY[k](s) for k, s in inputs], same_dtype=name != "cast",
-             settings=settings(max_examples=max(2, settings.default.max_examples // 10)))
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_taylor_check_passes_every_op(name):
-    f, inputs = OPS[name]
-    rng = np.random.default_rng(0)
-    result = taylor_check(f, *[_value(k, s, rng) for k, s in inputs])
-    assert result.ok and (result.rate is None or result.rate >= 3), result.message
+# (every op of F passes check_op and taylor_check: tests/ops/test_registry.py, one row per op)
 
 
 def test_taylor_check_reports_rates_and_fails_a_wrong_gradient():
@@ -485,3 +376,125 @@ def test_gradgradcheck_failures_name_the_rule_that_is_not_differentiable():
     report = info.value.report
     assert (report.op, report.order, report.others) == ("numpy_rule", 2, [])
     assert "differentiated again (second order)" in str(info.value).splitlines()[-1]
+
+
+# --- an op written in a script or a notebook: the failure reaches the user -------------------
+BAD_CUBE = '''
+class BadCube(Function):
+    def forward(self, x):
+        return x ** 3
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * SLOPE * x * x      # wrong: 3 x^2
+'''
+
+SCRIPT = '''
+import sys
+import numpy as np
+from tinygrad_attn import Function
+from tinygrad_attn.testing import check_op, strategies
+
+SLOPE = 2.0
+{define}
+check_op({make}, strategies.floats_arrays(), repro_dir=sys.argv[1])
+'''
+
+
+def _run_script(tmp_path, define, make="BadCube"):
+    path = tmp_path / "my_op.py"
+    path.write_text(SCRIPT.format(define=define, make=make))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.run([sys.executable, str(path), str(tmp_path / "repro")],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+
+
+def test_a_wrong_op_in_a_script_fails_with_the_finding_and_a_repro_that_fails_again(
+        tmp_path):
+    """The op class lives in __main__: no importable name. Its source is written into the
+    repro, which then fails the same way."""
+    run = _run_script(tmp_path, BAD_CUBE)
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()
+    assert "CheckOpError: check_op(BadCube) in float64: gradcheck" in run.stderr, run.stderr
+    assert any(line.startswith("locate: op 1 of 1") and "bad_cube()" in line
+               for line in last), run.stderr
+    assert "_Unbuildable" not in run.stderr and "repro: python" in run.stderr
+    folder = tmp_path / "repro"
+    script = (folder / "repro.py").read_text()
+    assert "class BadCube(Function):" in script and "SLOPE = 2.0" in script
+    again = subprocess.run([sys.executable, str(folder / "repro.py")], capture_output=True,
+                           text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert again.returncode != 0 and "check_op(BadCube) in float64: gradcheck" in again.stderr
+
+
+def test_a_wrong_op_in_a_notebook_cell_is_written_from_the_cell(tmp_path):
+    """A notebook's cell is not a file: Jupyter keeps its source in linecache."""
+    cell = ("import linecache\n"
+            f"source = {BAD_CUBE!r}\n"
+            "name = '<ipython-input-3-0123456789ab>'\n"
+            "linecache.cache[name] = (len(source), None, source.splitlines(True), name)\n"
+            "exec(compile(source, name, 'exec'))\n")
+    run = _run_script(tmp_path, cell)
+    assert "CheckOpError" in run.stderr and "locate: op 1 of 1" in run.stderr, run.stderr
+    assert "class BadCube(Function):" in (tmp_path / "repro" / "repro.py").read_text()
+
+
+def test_an_op_that_cannot_be_written_still_reports_and_leaves_no_empty_folder(tmp_path):
+    """Defined inside a function, the class has no source to write and no name to import:
+    the failure and locate's finding still reach the user, and the repro script says why
+    it cannot re-run (the fallback does not try the same class again)."""
+    inner = "def make():\n" + textwrap.indent(BAD_CUBE, "    ") + "    return BadCube\n"
+    run = _run_script(tmp_path, inner, make="make()")
+    assert run.returncode != 0
+    assert "CheckOpError: check_op(BadCube) in float64: gradcheck" in run.stderr, run.stderr
+    assert "locate: op 1 of 1" in run.stderr and "_Unbuildable" not in run.stderr
+    script = (tmp_path / "repro" / "repro.py").read_text()
+    assert "cannot be re-run from a script" in script
+    assert "nor can the op locate blamed" in script and "defined inside a function" in script
+    assert "locate: op 1 of 1" in script  # the finding is in the script's docstring
+
+
+def test_the_kit_listens_through_the_tape_hook_and_patches_nothing(tmp_path):
+    """locate notes the order ops ran in through the tape's on_record hook (this thread
+    only) and highlights a node from the diagram's own map: Function.__call__ and the op's
+    attributes are left alone."""
+    import threading
+
+    from tinygrad_attn import Function as Fn
+    from tinygrad_attn.testing import locate
+    from tinygrad_attn.testing._core import recording_order
+
+    call = Fn.__call__
+    seen_elsewhere = []
+
+    def other_thread():
+        with recording_order() as seen:
+            F.exp(Variable(np.ones(2)))
+        seen_elsewhere.extend(seen)
+
+    with recording_order() as seen:
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        y = F.tanh(Variable(np.ones(2)) * 2.0)
+        F.exp(np.ones(2))  # constants only: nothing recorded, nothing noted
+    assert [f.name for f in seen] == ["mul", "tanh"]
+    assert [f.name for f in seen_elsewhere] == ["exp"]
+    assert Fn.__call__ is call
+
+    class Twice(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, gy):
+            return gy * 3.0
+
+    report = locate(lambda v: Twice()(F.tanh(v)), np.array([0.5, -1.0]))
+    assert report.op == "twice"
+    text = report.render(tmp_path / "graph.dot").read_text()
+    assert text.count("✗ rule") == 1 and "#DC2626" in text
+    assert "attributes" not in vars(report.function)
+    assert Fn.__call__ is call
+    del y

@@ -11,9 +11,10 @@ from . import functions  # noqa: F401  (gives Variable its operators and backwar
 from . import functions as F  # noqa: F401
 from .autodiff import grad
 from .tape import (Function, Variable, as_variable, current_scope, enable_grad,
-                   is_grad_enabled, name_scope, no_grad, set_grad_enabled)
+                   is_grad_enabled, name_scope, no_grad, set_grad_enabled, topological_order)
 
 __version__ = "0.2.0"
 
 __all__ = ["Variable", "Function", "no_grad", "enable_grad", "set_grad_enabled", "grad",
-           "name_scope", "current_scope", "as_variable", "is_grad_enabled", "F"]
+           "name_scope", "current_scope", "as_variable", "is_grad_enabled",
+           "topological_order", "F"]

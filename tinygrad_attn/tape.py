@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import operator
 import re
+import threading
 import weakref
 
 import numpy as np
@@ -28,7 +29,7 @@ from . import threads
 
 __all__ = ["Variable", "Function", "ProductSum", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "name_scope", "current_scope", "unfused", "is_unfused",
-           "as_variable", "as_operand", "as_array"]
+           "as_variable", "as_operand", "as_array", "on_record", "topological_order"]
 
 # Whether ops are recorded. PyTorch's vocabulary (`no_grad`, `enable_grad`,
 # `set_grad_enabled`, `is_grad_enabled`) is the public one.
@@ -110,6 +111,32 @@ def is_unfused():
     return _unfused.get()
 
 
+# Callbacks told of every Function recorded (the testing kit notes the order ops ran in).
+# They live in a ContextVar, so a block sees only its own thread's (or task's) ops;
+# `_observed` counts the blocks open anywhere, so that with none open Function.__call__
+# pays one global check and nothing more.
+_observers = contextvars.ContextVar("tinygrad_attn_observers", default=())
+_observed = 0
+_observed_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def on_record(callback):
+    """Inside the block, `callback(function)` runs for each Function this thread (or asyncio
+    task) records on the tape, right after it is linked to its inputs and outputs, in the
+    order the ops run. Ops that record nothing (constants only, `no_grad`) are not seen."""
+    global _observed
+    token = _observers.set(_observers.get() + (callback,))
+    with _observed_lock:
+        _observed += 1
+    try:
+        yield
+    finally:
+        with _observed_lock:
+            _observed -= 1
+        _observers.reset(token)
+
+
 def _is_float(dtype):
     return dtype.kind in "fc"
 
@@ -120,11 +147,18 @@ class Variable:
     `data` is the array, `grad` its gradient (a Variable, or None), `creator` the Function
     that made it (None for a leaf). Floating leaves are differentiable; integer and bool
     Variables are data (token ids, masks) and never get a gradient.
+
+    `==`, `<`, ... compare values and give bool data Variables (functions.py); the hash
+    stays the identity. `bool(v)` is a one-element Variable's value and raises for more
+    (PyTorch's rule). NumPy may read a Variable only where no gradient is lost:
+    `np.asarray(v)` of one that requires grad raises.
     """
 
     __slots__ = ("data", "name", "grad", "creator", "generation", "requires_grad", "__weakref__")
     __array_priority__ = 200
     __array_ufunc__ = None  # make `ndarray + Variable` defer to Variable.__radd__
+    # (functions.py replaces it: NumPy's ufuncs then run as F's ops, `np.exp(v)` is F.exp)
+    __hash__ = object.__hash__  # identity: the tape keys dicts by Variable, whatever == says
 
     def __init__(self, data, name=None, *, requires_grad=None):
         if isinstance(data, Variable):
@@ -163,6 +197,38 @@ class Variable:
     def item(self):
         return self.data.item()
 
+    def __bool__(self):
+        # PyTorch's rule: the truth of one element is its value; of several it is ambiguous
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a Variable of shape {self.shape} is ambiguous; use "
+                "(v.data).any() or (v.data).all(), or compare one element")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self._one("float"))
+
+    def __int__(self):
+        return int(self._one("int"))
+
+    def _one(self, what):
+        if self.data.size != 1:
+            raise TypeError(f"{what}() of a Variable of shape {self.shape}: only one-element "
+                            "Variables convert to Python scalars")
+        return self.data.item()
+
+    def __array__(self, dtype=None, copy=None):
+        # NumPy may read a Variable's values only where that cannot silently cut a gradient
+        # path: `np.asarray(v)` of a Variable that requires grad is refused (as in PyTorch)
+        if self.requires_grad:
+            raise TypeError(
+                f"NumPy was given a Variable that requires grad ({self.shape} {self.dtype}); "
+                "its result would leave the tape. Use F's ops (or the Variable's methods) to "
+                "stay on it, or v.data / v.detach() for the values")
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self):
         return self.data
 
@@ -199,13 +265,14 @@ def as_variable(x):
 
 
 def as_operand(x, like):
-    """A constant operand mixed with Variable `like`: it takes `like`'s floating dtype.
+    """A constant operand mixed with `like` (a Variable, or an array): it takes `like`'s
+    floating dtype.
 
     This is why `x * 0.5` and `x + np.ones(3)` keep a float32 `x` float32.
     """
     if isinstance(x, Variable):
         return x
-    dtype = like.data.dtype
+    dtype = like.data.dtype if isinstance(like, Variable) else np.asarray(like).dtype
     if dtype.kind not in "fc":
         dtype = None
     if type(x) is float or type(x) is int:   # the common case, without the checks below
@@ -286,6 +353,9 @@ class Function:
                 y.creator, y.generation, y.requires_grad = self, gen + 1, ys.dtype.kind in "fc"
                 self.inputs, self.generation, self.scope = inputs, gen, _scope.get()
                 self.outputs = (weakref.ref(y),)
+                if _observed:  # someone listens (on_record): the one check recording pays
+                    for callback in _observers.get():
+                        callback(self)
             else:   # constants in, or recording off: a constant out
                 y.creator, y.generation, y.requires_grad = None, 0, False
             return y
@@ -295,6 +365,9 @@ class Function:
         self.inputs, self.generation, self.scope = inputs, gen, _scope.get()
         self.outputs = tuple(map(weakref.ref, outputs))
         self.output_meta = [(y.data.shape, y.data.dtype) for y in outputs]
+        if _observed:  # someone listens (on_record): the one check recording pays
+            for callback in _observers.get():
+                callback(self)
         return outputs
 
     def output(self, i=0):
@@ -415,3 +488,28 @@ def _wrap(data, creator, generation, requires_grad):
 _new_variable = object.__new__
 
 
+def topological_order(outputs):
+    """Every Function that computed `outputs` (a Variable or a list of them), each listed
+    after the Functions that made its inputs: a forward order of the graph. Iterative, so
+    graphs of any depth are fine; among unrelated branches, the order of the outputs' and
+    inputs' listing decides."""
+    outs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    order, done, onstack = [], set(), set()
+    stack = [(y.creator, False) for y in reversed(outs) if y.creator is not None]
+    while stack:
+        f, expanded = stack.pop()
+        if expanded:
+            onstack.discard(id(f))
+            if id(f) not in done:
+                done.add(id(f))
+                order.append(f)
+            continue
+        if id(f) in done or id(f) in onstack:
+            continue
+        onstack.add(id(f))
+        stack.append((f, True))
+        for x in reversed(list(f.inputs)):
+            c = x.creator
+            if c is not None and id(c) not in done:
+                stack.append((c, False))
+    return order

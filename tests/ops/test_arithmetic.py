@@ -180,3 +180,90 @@ def test_non_broadcastable_shapes_name_the_op_and_the_shapes(name, symbol):
 def test_add_operator_error_message():
     with pytest.raises(ValueError, match=r"^add: \(3,\) \+ \(2, 1, 4\): shapes do not broadcast$"):
         Variable(np.ones(3)) + np.ones((2, 1, 4))
+
+
+# --- pow at base 0: the true derivative, never 0 * inf -----------------------------------------
+def test_pow_at_base_zero_takes_the_true_derivative():
+    zero = Variable(np.array(0.0))
+    (g,) = grad(zero ** 0, [zero])                     # x**0 is the constant 1
+    assert g.item() == 0.0
+    (g,) = grad(zero ** 1, [zero], create_graph=True)  # d/dx x = 1, d2/dx2 x = 0
+    (gg,) = grad(g, [zero])
+    assert (g.item(), gg.item()) == (1.0, 0.0)
+    y = Variable(np.array(0.7))
+    (g,) = grad(F.pow(0.0, y), [y])                     # 0**y = 0 for y > 0
+    assert g.item() == 0.0
+    y0 = Variable(np.array(0.0))
+    (g,) = grad(F.pow(0.0, y0), [y0])                   # PyTorch's choice at 0**0
+    assert g.item() == 0.0
+
+
+def test_pow_exponent_gradient_through_relu_zeros():
+    """d/dp sum(relu(x)**p) = sum over x > 0 of x**p log x; the zeros relu makes add 0
+    (PyTorch 2.13 gives 1.7154517510699576 here, and so does the closed form)."""
+    x = Variable(np.array([-1.0, 0.0, 0.5, 2.0]))
+    p = Variable(np.array(1.5))
+    (g,) = grad((F.relu(x) ** p).sum(), [p])
+    closed = 0.5 ** 1.5 * np.log(0.5) + 2.0 ** 1.5 * np.log(2.0)
+    assert g.item() == pytest.approx(closed, rel=1e-15)
+    assert g.item() == pytest.approx(1.7154517510699576, rel=1e-15)
+
+
+@pytest.mark.parametrize("c", [0.0, 1.0, 2.0, 2.5])
+def test_pow_at_base_zero_is_finite_to_second_order(c):
+    x = Variable(np.array([0.0, 0.0, 1.5]))
+    cv = Variable(np.full(3, c))
+    g = grad((x ** cv).sum(), [x, cv], create_graph=True)
+    gg = grad(g[0].sum() + g[1].sum(), [x, cv], allow_unused=True)
+    for v in list(g) + [v for v in gg if v is not None]:
+        assert np.all(np.isfinite(v.data)), (c, v)
+
+
+def test_pow_base_zero_matches_torch_when_installed():
+    torch = pytest.importorskip("torch")
+    xs = np.array([-1.0, 0.0, 0.0, 0.5, 2.0])
+    for c in (0.0, 1.0, 1.5, 2.0, 3.0):
+        x, cv = Variable(xs), Variable(np.full(5, c))
+        ours = grad((F.relu(x) ** cv).sum(), [x, cv])
+        tx = torch.tensor(xs, requires_grad=True)
+        tc = torch.tensor(np.full(5, c), requires_grad=True)
+        theirs = torch.autograd.grad((torch.relu(tx) ** tc).sum(), [tx, tc])
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-14, atol=0)
+
+
+# --- constants only: binary ops compute as NumPy does, returning a constant Variable ----------
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "matmul"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_ops_of_constants_only(name, dtype):
+    a = np.array([[0.5, 1.5], [2.0, 0.25]], dtype=dtype)
+    ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+           "pow": np.power, "matmul": np.matmul}[name]
+    op = getattr(F, name)
+    for x, y in [(a, a[0]), (a, 2.0), (3.0, a), (a, np.float64(2.0))]:
+        if name == "matmul" and not (np.ndim(x) and np.ndim(y)):
+            continue
+        out = op(x, y)
+        expected = ref(x, y)
+        assert isinstance(out, Variable) and out.creator is None and not out.requires_grad
+        assert out.dtype == expected.dtype, (x, y)
+        np.testing.assert_array_equal(out.data, expected)
+    if name != "matmul":
+        assert op(2.0, 3.0).dtype == np.float64
+
+
+def test_dropout_of_a_plain_array():
+    x = np.ones((3, 4), np.float32)
+    y = F.dropout(x, 0.5, np.random.default_rng(0), training=True)
+    assert isinstance(y, Variable) and y.dtype == np.float32
+    assert set(np.unique(y.data)) <= {0.0, 2.0}
+
+
+def test_pow_second_order_at_exponent_zero_is_the_true_one():
+    """d2/dx dc of x**c at c = 0 is 1/x: kept (PyTorch's rule masks it to 0)."""
+    x, c = np.array([0.5, 1.0, 2.0]), np.zeros(3)
+    assert gradgradcheck(F.pow, x, c)
+    xv, cv = Variable(x), Variable(c)
+    (gx,) = grad(F.pow(xv, cv).sum(), [xv], create_graph=True)
+    (gxc,) = grad(gx.sum(), [cv])
+    np.testing.assert_allclose(gxc.data, 1 / x)

@@ -6,8 +6,10 @@ ufunc is that ufunc (``forward = staticmethod(np.add)``): the call costs no Pyth
 """
 import numpy as np
 
-from ..tape import Function, Variable, _grad_enabled, _wrap, as_operand
+from ..tape import Function, Variable, _grad_enabled, _wrap
+from ._operands import operands as _operands
 from .elementwise import log
+from .indexing import where
 
 
 def _check_broadcast(op, symbol, a, b):
@@ -56,15 +58,31 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """x ** c; the exponent may be a constant or a differentiable Variable."""
+    """x ** c; the exponent may be a constant or a differentiable Variable.
+
+    At x = 0 the textbook rules are 0 * inf: there the true derivative is taken instead,
+    as PyTorch does. d/dx x**0 = 0 (x**0 is the constant 1), and d/dc 0**c = 0 for c >= 0.
+    The offending entries of x are replaced by 1 inside the rule (`where`), so the rule
+    stays a graph without inf or NaN and higher orders see the same choice.
+    """
 
     def forward(self, x, c):
         return x ** c
 
     def backward(self, gy):
         x, c = self.inputs
-        gx = gy * c * x ** (c - 1) if x.requires_grad else None
-        gc = gy * self.output() * log(x) if c.requires_grad else None
+        gx = gc = None
+        if x.requires_grad:
+            base = x
+            zero_c = c.data == 0
+            if zero_c.any():
+                at = zero_c & (x.data == 0)     # c * x**(c-1) would be 0 * inf
+                if at.any():
+                    base = where(at, 1.0, x)    # there c = 0, so the term is 0
+            gx = gy * c * base ** (c - 1)
+        if c.requires_grad:
+            at = (x.data == 0) & (c.data >= 0)  # y * log(x) would be 0 * -inf (or 1 * -inf)
+            gc = gy * self.output() * log(where(at, 1.0, x) if at.any() else x)
         return gx, gc
 
 
@@ -75,10 +93,8 @@ def _binary(cls, symbol, ufunc=None):
     op = cls.__name__.lower()
 
     def apply(a, b):
-        if not isinstance(a, Variable):
-            a = as_operand(a, b)
-        elif not isinstance(b, Variable):
-            b = as_operand(b, a)
+        if not isinstance(a, Variable) or not isinstance(b, Variable):
+            a, b = _operands(a, b)
         try:
             if ufunc is None or (a.requires_grad or b.requires_grad) and _grad_enabled.get():
                 return cls()(a, b)

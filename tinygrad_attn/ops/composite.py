@@ -8,7 +8,7 @@ dropout  binary_cross_entropy_with_logits, and the mask builders causal_mask, pa
 Each is a few lines of forward code over existing ops, so its first and second derivatives
 come from rules that are already proved (tests/ops/test_composite.py checks them again
 against finite differences, first and second order). An op becomes a primitive only when a
-measurement says so (docs/autograd.md, "Compositions and the one primitive"); so far one
+measurement says so (docs/autograd.md, "Compositions and the primitives"); here one
 did: layer_norm's normalisation, proved equal to `layer_norm_composed`.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from ..tape import Variable, as_operand, as_variable, is_grad_enabled
 from ._axes import normalize_axis
+from ._operands import operands
 from .arithmetic import mul
 from .elementwise import exp, log, relu, tanh
 from .indexing import check_mask_shape, getitem, masked_fill, where
@@ -30,13 +31,7 @@ __all__ = ["layer_norm", "layer_norm_composed", "masked_softmax", "softplus", "g
            "causal_mask", "padding_mask"]
 
 
-def _pair(a, b):
-    """Two operands as Variables; a constant takes the other's float dtype (as in `a * b`)."""
-    if isinstance(a, Variable):
-        return a, as_operand(b, a)
-    if isinstance(b, Variable):
-        return as_operand(a, b), b
-    return as_variable(a), as_variable(b)
+_pair = operands   # two operands as Variables, dtypes as in `a * b`
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, eps=1e-5):
@@ -132,7 +127,7 @@ def roll(x, shift, axis=-1):
     n = x.shape[axis]
     k = int(shift) % n if n else 0
     if k == 0:
-        return x
+        return as_variable(x)
     head = (slice(None),) * axis
     return concat([getitem(x, head + (slice(n - k, None),)),
                    getitem(x, head + (slice(0, n - k),))], axis)

@@ -1,7 +1,13 @@
-"""exp, log, tanh, sigmoid, relu, cast: one input, one output, same shape."""
+"""exp, log, tanh, sigmoid, relu, cast, sin, cos, log1p, expm1: one input, one output, same
+shape.
+
+sin, cos, log1p and expm1 are primitives because no composition of the others computes
+them: log1p(x) is not log(1 + x) for small x (1 + 1e-17 rounds to 1), and their rules
+are one line each (sin' = cos, cos' = -sin, log1p' = 1 / (1 + x), expm1' = e^x).
+"""
 import numpy as np
 
-from ..tape import Function
+from ..tape import Function, as_variable
 
 
 def _empty_like(x):
@@ -87,6 +93,38 @@ class Relu(Function):
         return gy * (x.data > 0).astype(x.dtype)
 
 
+class Sin(Function):
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, gy):
+        return gy * cos(self.inputs[0])
+
+
+class Cos(Function):
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, gy):
+        return gy * -sin(self.inputs[0])
+
+
+class Log1p(Function):
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, gy):
+        return gy / (1.0 + self.inputs[0])
+
+
+class Expm1(Function):
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, gy):
+        return gy * exp(self.inputs[0])
+
+
 class Cast(Function):
     def forward(self, x):
         return x.astype(self.dtype)
@@ -106,6 +144,7 @@ def log(x):
 
 
 def tanh(x):
+    """Hyperbolic tangent."""
     return Tanh()(x)
 
 
@@ -119,8 +158,28 @@ def relu(x):
     return Relu()(x)
 
 
+def sin(x):
+    """Sine (radians)."""
+    return Sin()(x)
+
+
+def cos(x):
+    """Cosine (radians)."""
+    return Cos()(x)
+
+
+def log1p(x):
+    """log(1 + x), accurate for small x."""
+    return Log1p()(x)
+
+
+def expm1(x):
+    """e ** x - 1, accurate for small x."""
+    return Expm1()(x)
+
+
 def cast(x, dtype):
     """x as `dtype`; the gradient is cast back to x's dtype."""
     if x.dtype == np.dtype(dtype):
-        return x
+        return as_variable(x)
     return Cast(dtype=np.dtype(dtype))(x)

@@ -2,7 +2,8 @@
 gradient back where the entries came from."""
 import numpy as np
 
-from ..tape import Function, Variable, as_operand, describe
+from ..tape import Function, Variable, describe
+from ._operands import operands
 
 
 def _plain_index(index):
@@ -103,13 +104,7 @@ def _mask(cond, op):
 def where(cond, a, b):
     """Entries of a where `cond` holds, of b elsewhere (cond is data, not differentiated)."""
     cond = _mask(cond, "where")
-    if isinstance(a, Variable):
-        b = as_operand(b, a)
-    elif isinstance(b, Variable):
-        a = as_operand(a, b)
-    else:
-        a, b = Variable(np.asarray(a), requires_grad=False), Variable(np.asarray(b),
-                                                                        requires_grad=False)
+    a, b = operands(a, b)
     try:
         np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:

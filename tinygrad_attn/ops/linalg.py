@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import threads
-from ..tape import Function, ProductSum, Variable, as_operand
+from ..tape import Function, ProductSum
+from ._operands import operands
 from .shape import expand_dims, reshape, squeeze, swapaxes
 
 
@@ -48,10 +49,7 @@ class Matmul(Function):
 
 def matmul(a, b):
     """a @ b as numpy.matmul, gradients included (batch dims broadcast and are summed back)."""
-    if isinstance(a, Variable):
-        b = as_operand(b, a)
-    else:
-        a = as_operand(a, b)
+    a, b = operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         _check(a.shape, b.shape)
     try:

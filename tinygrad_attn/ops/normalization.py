@@ -2,7 +2,7 @@
 
 Why a primitive: written as a composition (ops/composite.py, `layer_norm_composed`) the
 normalisation is 8 recorded ops forward and about 16 rule ops backward, and a measurement
-(docs/autograd.md, "Compositions and the one primitive") found it taking up to 28% of a
+(docs/autograd.md, "Compositions and the primitives") found it taking up to 28% of a
 Transformer training step. Here it is one op forward and one op backward.
 
     y  = (x - mean(x)) * r,        r = (var(x) + eps)^(-1/2)

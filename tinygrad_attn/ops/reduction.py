@@ -1,4 +1,10 @@
-"""sum, mean, max, min over `axis` (None, int or tuple) with `keepdims`."""
+"""sum, mean, max, min over `axis` (None, int or tuple) with `keepdims`; cumsum along one
+axis.
+
+cumsum is a primitive after a measurement (docs/autograd.md, "Compositions and the
+primitives"): as a composition it is a product with a triangular matrix of ones,
+O(n^2) in the axis length; its rule is the same scan run backwards.
+"""
 import numpy as np
 
 from ..tape import Function
@@ -80,3 +86,25 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
 def min(x, axis=None, keepdims=False):  # noqa: A001
     """Minimum over `axis`; tied minima share the gradient equally."""
     return _reduce(Min, x, axis, keepdims)
+
+
+class CumSum(Function):
+    """Running sums along `axis`; with `reverse`, from the end (the rule of the forward
+    scan: d/dx_i sum_{j>=i} gy_j)."""
+
+    def forward(self, x):
+        if self.reverse:
+            return np.flip(np.cumsum(np.flip(x, self.axis), axis=self.axis), self.axis)
+        return np.cumsum(x, axis=self.axis)
+
+    def backward(self, gy):
+        return CumSum(axis=self.axis, reverse=not self.reverse)(gy)
+
+
+def cumsum(x, axis=None):
+    """Running sums along `axis`, as np.cumsum (None: over the flattened array)."""
+    if axis is None:
+        x = reshape(x, -1)
+        axis = 0
+    (axis,) = normalize_axis(axis, x.ndim, "cumsum")
+    return CumSum(axis=axis, reverse=False)(x)

@@ -132,15 +132,18 @@ def _dtype_and_determinism(fn, xs, dtype, where, seed, same_dtype):
     return None, watch
 
 
-def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps=None,
-             atol=None, rtol=None, n_projections=2, seed=0, same_dtype=True, settings=None,
-             repro_dir=None, shrink=False):
+def check_op(f, *input_strategies, inputs=None, order=2, dtypes=(np.float64, np.float32),
+             eps=None, atol=None, rtol=None, n_projections=2, seed=0, same_dtype=True,
+             settings=None, repro_dir=None, shrink=False):
     """A hypothesis property test of op `f`, run now; returns a summary dict.
 
     f                 a callable taking Variables (F.softmax, a lambda, a model piece), a
                       Function subclass (a fresh instance per call), or a Function instance.
     input_strategies  one hypothesis strategy (or fixed value) per input of f, e.g.
                       ``strategies.floats_arrays()``; integer arrays are data.
+    inputs            instead of input_strategies: one strategy of whole input tuples, for
+                      inputs that depend on each other (shapes that must match, an axis
+                      that must exist): ``inputs=st.tuples(...)`` or an ``@st.composite``.
     order             2 also checks second order (create_graph) in every dtype.
     dtypes            floating inputs are cast to each in turn: float32 in must give float32
                       out (``same_dtype``) and float32 gradients.
@@ -160,7 +163,16 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
     from hypothesis import strategies as st
     from hypothesis.strategies import SearchStrategy
 
-    strategies = [s if isinstance(s, SearchStrategy) else st.just(s) for s in input_strategies]
+    if inputs is not None:
+        if input_strategies:
+            raise TypeError("check_op: give input strategies or inputs=, not both")
+        if not isinstance(inputs, SearchStrategy):
+            raise TypeError(f"check_op: inputs must be a hypothesis strategy of tuples, got "
+                            f"{type(inputs).__name__}")
+        whole = inputs.map(tuple)
+    else:
+        whole = st.tuples(*[s if isinstance(s, SearchStrategy) else st.just(s)
+                            for s in input_strategies])
     failures = []
     summary = {"examples": 0, "kinks": []}
     options = dict(order=order, dtypes=tuple(np.dtype(d).name for d in dtypes), eps=eps,
@@ -180,7 +192,7 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
                                                    HealthCheck.data_too_large]
     phases = [p for p in base.phases if shrink or p is not Phase.shrink]
     run = hsettings(base, deadline=None, suppress_health_check=suppress, phases=phases)(
-        given(st.tuples(*strategies))(prop))
+        given(whole)(prop))
     try:
         run()
     except BaseException as exc:
@@ -191,23 +203,24 @@ def check_op(f, *input_strategies, order=2, dtypes=(np.float64, np.float32), eps
             check_op_example(f, *drawn, **options)
         except Exception as again:  # the same failure, now with locate's finding
             err = again
-        from ._repro import write_repro
+        from ._repro import try_write_repro
         dtype = getattr(err, "dtype", None)
         rerun = dict(options)
         if dtype is not None:
             rerun["dtypes"] = (np.dtype(dtype).name,)
         report = getattr(err, "report", None)
         message = str(err)
-        folder = write_repro(repro_dir, "check_op_example", f, list(drawn), rerun,
-                             report=report, message=message)
+        folder, why = try_write_repro(repro_dir, "check_op_example", f, list(drawn), rerun,
+                                      report=report, message=message)
         shapes = ", ".join(f"{np.shape(_core.array_of(x))} {_core.array_of(x).dtype}"
                            if isinstance(x, (np.ndarray, Variable)) else repr(x)
                            for x in drawn)
+        where = (f"repro: python {folder / 'repro.py'}  (script, inputs.npz"
+                 f"{' and graph.svg, the op highlighted,' if report is not None else ''} in "
+                 f"{folder})" if folder else why)
         new = CheckOpError(
             f"{message}\nfailing example{' (shrunk)' if shrink else ''}: inputs {shapes}\n"
-            f"repro: python {folder / 'repro.py'}  (script, inputs.npz"
-            f"{' and graph.svg, the op highlighted,' if report is not None else ''} in "
-            f"{folder})")
+            f"{where}")
         new.report, new.repro, new.example = report, folder, drawn
         raise new from (err if isinstance(err, Exception) else None)
     return summary

@@ -17,7 +17,8 @@ import warnings
 
 import numpy as np
 
-from .. import Function, Variable, grad as _grad, set_grad_enabled
+from .. import Variable, grad as _grad, set_grad_enabled
+from ..tape import on_record, topological_order
 
 __all__ = ["GradcheckError", "PrecisionWarning", "KinkWarning", "default_tolerances"]
 
@@ -99,11 +100,20 @@ def array_of(x):
 
 
 def is_floating(x):
-    return array_of(x).dtype.kind == "f"
+    """Whether input `x` is a differentiable one. Tuples are data (shapes, axes, indices),
+    as is anything that is not numeric (None, strings, slices)."""
+    if isinstance(x, tuple) or x is None or isinstance(x, (str, slice)):
+        return False
+    try:
+        return array_of(x).dtype.kind == "f" and not (isinstance(x, list) and not x)
+    except Exception:
+        return False
 
 
 def check_not_complex(inputs, where):
     for i, x in enumerate(inputs):
+        if isinstance(x, (tuple, str, slice)) or x is None:
+            continue  # data
         if array_of(x).dtype.kind == "c":
             raise TypeError(f"{where}: input {i} is complex; only real inputs are supported")
 
@@ -186,49 +196,20 @@ def fresh(f):
 # --- the order in which ops ran ---------------------------------------------------------
 @contextlib.contextmanager
 def recording_order():
-    """Yields a list that collects every Function called inside, in call order.
+    """Yields a list that collects every Function recorded inside, in the order they ran.
 
     Generations only order ops along a path; this is the order the program ran them, so
-    `locate` can say "the first op in forward order" and mean the one that ran first.
-    `Function.__call__` is wrapped for the duration (process-wide: ops other threads run
-    meanwhile are noted too, harmlessly, as they are not in the graph checked).
+    `locate` can say "the first op in forward order" and mean the one that ran first. It
+    listens through the tape's `on_record` hook: only this thread's (or task's) ops.
     """
     seen = []
-    original = Function.__call__
-
-    def call(self, *args, **kwargs):
-        out = original(self, *args, **kwargs)
-        seen.append(self)
-        return out
-
-    Function.__call__ = call
-    try:
+    with on_record(seen.append):
         yield seen
-    finally:
-        Function.__call__ = original
 
 
 def walk_functions(outs):
-    """Every Function reachable from `outs`, in a topological (DFS post-) order; iterative."""
-    order, done, onstack = [], set(), set()
-    stack = [(y.creator, False) for y in reversed(outs) if y.creator is not None]
-    while stack:
-        f, expanded = stack.pop()
-        if expanded:
-            onstack.discard(id(f))
-            if id(f) not in done:
-                done.add(id(f))
-                order.append(f)
-            continue
-        if id(f) in done or id(f) in onstack:
-            continue
-        onstack.add(id(f))
-        stack.append((f, True))
-        for x in reversed(list(f.inputs)):
-            c = x.creator
-            if c is not None and id(c) not in done:
-                stack.append((c, False))
-    return order
+    """Every Function reachable from `outs`, in a topological order (the tape's own)."""
+    return topological_order(outs)
 
 
 # --- the comparison ---------------------------------------------------------------------

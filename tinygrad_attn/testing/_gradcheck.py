@@ -229,15 +229,15 @@ def _check_recorded(f, inputs, atol, rtol, eps, n_projections, seed, raise_excep
     err = GradcheckError(msg)
     err.report = report
     if repro_dir is not None:
-        from ._repro import write_repro
+        from ._repro import try_write_repro
         call = "gradgradcheck" if level == 2 else "gradcheck"
         target = getattr(f, "original", f)
-        err.repro = write_repro(repro_dir, call, target, list(inputs),
-                                dict(atol=atol, rtol=rtol, eps=eps,
-                                     n_projections=n_projections, seed=seed),
-                                report=report, message=msg)
-        err.args = (msg + f"\nrepro: python {err.repro / 'repro.py'} (inputs, script and "
-                    f"diagram in {err.repro})",)
+        err.repro, why = try_write_repro(repro_dir, call, target, list(inputs),
+                                         dict(atol=atol, rtol=rtol, eps=eps,
+                                              n_projections=n_projections, seed=seed),
+                                         report=report, message=msg)
+        err.args = (msg + (f"\nrepro: python {err.repro / 'repro.py'} (inputs, script and "
+                           f"diagram in {err.repro})" if err.repro else f"\n{why}"),)
     if raise_exception:
         raise err
     return False

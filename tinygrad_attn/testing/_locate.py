@@ -146,54 +146,27 @@ class Report:
 
 
 # --- highlighting: viz.make_dot's output, post-processed -----------------------------------
-_MARK = "tgalocatemark"
 _HIGHLIGHT = ' fillcolor="#FECACA" color="#DC2626" fontcolor="#7F1D1D" penwidth="3"'
+_MARK = '<BR/><FONT POINT-SIZE="9" COLOR="#B91C1C">✗ rule</FONT>'
 
 
 def highlighted_dot(outputs, function, caption, **make_dot_kwargs):
-    """viz.make_dot(outputs) with `function`'s node drawn red, and a caption.
-
-    The node is found by a marker attribute shown only while the diagram is made (the
-    op's `attributes` is shadowed on that instance, then restored), then replaced by a
-    readable note; if the op sits inside a folded module (max_depth), the module's box is
-    highlighted instead.
-    """
+    """viz.make_dot(outputs) with `function`'s node drawn red and marked "✗ rule", and a
+    caption. The diagram says which node drew which op (`node_of`); an op inside a folded
+    module (max_depth) is drawn by the module's box, which is highlighted instead."""
     from .. import viz
 
-    real = function.attributes
-    had_own = "attributes" in getattr(function, "__dict__", {})
-    marked = False
-    try:
-        function.attributes = lambda: {**real(), _MARK: 1}
-        marked = True
-    except (AttributeError, TypeError):
-        pass
-    try:
-        dot = viz.make_dot(outputs, **make_dot_kwargs)
-    finally:
-        if marked:
-            if had_own:
-                function.attributes = real
-            else:
-                del function.attributes
+    dot = viz.make_dot(outputs, **make_dot_kwargs)
+    node = getattr(dot, "node_of", {}).get(id(function))
     body = list(dot.body)
-    hit = None
-    for k, line in enumerate(body):
-        if _MARK in line:
-            line = line.replace(f", {_MARK}=1", ", ✗ rule").replace(f"{_MARK}=1", "✗ rule")
-            body[k] = _restyle(line)
-            hit = k
-            break
-    if hit is None:  # folded into a module box: highlight the innermost box holding it
-        scope = tuple(function.scope)
-        for depth in range(len(scope), 0, -1):
-            tip = f'tooltip="{".".join(scope[:depth])} (folded)"'
-            for k, line in enumerate(body):
-                if tip in line:
-                    body[k] = _restyle(line)
-                    hit = k
-                    break
-            if hit is not None:
+    if node is not None:
+        head = f"\t{node} ["
+        for k, line in enumerate(body):
+            if line.startswith(head):
+                end = line.rfind("> tooltip=")
+                if end > 0:
+                    line = line[:end] + _MARK + line[end:]
+                body[k] = _restyle(line)
                 break
     dot.body[:] = body
     import html

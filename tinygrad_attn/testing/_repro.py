@@ -16,6 +16,8 @@ import builtins
 import datetime
 import dis
 import importlib
+import inspect
+import linecache
 import os
 import pathlib
 import sys
@@ -28,7 +30,7 @@ import numpy as np
 from .. import Function, Variable
 from . import _core
 
-__all__ = ["write_repro"]
+__all__ = ["write_repro", "try_write_repro"]
 
 
 class _Unbuildable(Exception):
@@ -165,9 +167,7 @@ class _Script:
         """An op instance, rebuilt from its class and state."""
         if id(f) in self.built:
             return self.built[id(f)]
-        cls = self.import_as(type(f))
-        if cls is None:
-            self._fail(f"the op class {type(f).__qualname__} (not importable)")
+        cls = self.import_as(type(f)) or self.class_source(type(f))
         self._bind("_rebuild", _REBUILD, self.defs)
         state = self.literal(_core.state_of(f), f"{hint}_state")
         expr = f"_rebuild({cls}, {state})"
@@ -179,11 +179,48 @@ class _Script:
             return self.built[id(fn)]
         expr = self.import_as(fn)
         if expr is None:
-            if isinstance(fn, types.MethodType) or not isinstance(fn, types.FunctionType):
+            if isinstance(fn, type):
+                expr = self.class_source(fn)
+            elif isinstance(fn, types.MethodType) or not isinstance(fn, types.FunctionType):
                 self._fail(f"{getattr(fn, '__qualname__', fn)!r} (no importable name)")
-            expr = self._function_source(fn)
+            else:
+                expr = self._function_source(fn)
         self.built[id(fn)] = expr
         return expr
+
+    def class_source(self, cls):
+        """A class with no importable name (defined in a script's __main__ or a notebook
+        cell) written out as its source, with the globals its body and methods use."""
+        if id(cls) in self.built:
+            return self.built[id(cls)]
+        if "<" in cls.__qualname__:
+            self._fail(f"the class {cls.__qualname__} (defined inside a function)")
+        node = _class_node(cls)
+        if node is None:
+            self._fail(f"the class {cls.__qualname__} (its source cannot be read)")
+        self.built[id(cls)] = cls.__name__  # (a method may name its own class)
+        names = set()
+        for part in list(node.bases) + list(node.keywords) + [
+                stmt for stmt in node.body
+                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            names |= {n.id for n in ast.walk(part)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for value in vars(cls).values():
+            fn = getattr(value, "__func__", getattr(value, "fget", value))
+            if isinstance(fn, types.FunctionType):
+                names |= _global_names(fn.__code__)
+        namespace = vars(sys.modules.get(cls.__module__)) if cls.__module__ in sys.modules \
+            else {}
+        for name in sorted(names - {cls.__name__}):
+            if name in namespace:
+                expr = self.literal(namespace[name], name)
+                if expr != name:
+                    self._bind(name, f"{name} = {expr}", self.defs)
+            elif not hasattr(builtins, name):
+                self._fail(f"the class {cls.__qualname__} (it uses {name!r}, defined nowhere)")
+        node.decorator_list = []
+        self._bind(cls.__name__, ast.unparse(node), self.defs)
+        return cls.__name__
 
     def _function_source(self, fn):
         code = fn.__code__
@@ -235,6 +272,34 @@ class _Script:
         ast.fix_missing_locations(node)
         self._bind(fn.__name__, ast.unparse(node), self.defs)
         return fn.__name__
+
+
+def _class_node(cls):
+    """The ClassDef of `cls`: from its module's file (inspect), else from the cell or file
+    its methods were compiled from (a notebook cell lives in linecache), found by the line
+    of a method."""
+    try:
+        node = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0]
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            return node
+    except (OSError, TypeError, SyntaxError, IndexError):
+        pass
+    for value in vars(cls).values():
+        fn = getattr(value, "__func__", getattr(value, "fget", value))
+        if not isinstance(fn, types.FunctionType):
+            continue
+        code = fn.__code__
+        try:
+            tree = ast.parse("".join(linecache.getlines(code.co_filename)))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name == cls.__name__ and any(
+                    isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and
+                    min([d.lineno for d in m.decorator_list] + [m.lineno]) ==
+                    code.co_firstlineno for m in node.body):
+                return node
+    return None
 
 
 def _global_names(code):
@@ -290,45 +355,37 @@ def _patched_rules(script):
 
 def write_repro(directory, call, f, inputs, kwargs, *, report=None, message=""):
     """Write repro.py, inputs.npz and graph.svg (when there is a report) into `directory`
-    (a fresh temporary folder if None); returns the folder as a Path."""
+    (a fresh temporary folder if None); returns the folder as a Path.
+
+    The script is built in memory first, so a folder is made only when there is something
+    to put in it. When the function under test cannot be written as source, the script
+    checks the op `locate` blamed alone instead; when that op cannot be written either,
+    the script says why it cannot re-run the failure (with the failure itself in its
+    docstring)."""
+    notes = []
+    try:
+        script, body, call_used, how = _build(call, f, inputs, kwargs)
+    except _Unbuildable as e:
+        notes.append(f"the function under test cannot be rebuilt here ({e})")
+        built = None
+        if report is not None:
+            try:
+                built = _build_blamed_op(report)
+            except _Unbuildable as e2:
+                notes.append(f"nor can the op locate blamed ({e2})")
+        if built is None:
+            script = _Script()
+            script.paths = [p for p in [_root_of("tinygrad_attn")] if p]
+            body = ["raise SystemExit('this failure cannot be re-run from a script; see the "
+                    "notes above')"]
+            call_used, how = call, "cannot re-run the failure (see the notes)"
+        else:
+            script, body, call_used, how = built
+    patch_lines, patch_notes = _patched_rules(script)
+    notes = patch_notes + notes
     folder = pathlib.Path(tempfile.mkdtemp(prefix="tga-repro-") if directory is None
                           else directory)
     folder.mkdir(parents=True, exist_ok=True)
-    script = _Script()
-    script.paths.append(_root_of("tinygrad_attn"))
-    script.paths = [p for p in script.paths if p]
-    patch_lines, notes = _patched_rules(script)
-    in_exprs = []
-    for k, x in enumerate(inputs):
-        in_exprs.append(script.array(f"input_{k}", _core.array_of(x)))
-    kw = ", ".join(f"{k}={script.literal(v, k)}" for k, v in kwargs.items())
-    body = []
-    try:
-        target = script.callable(f) if not isinstance(f, Function) else script.op(f, "op")
-        body.append(f"inputs = [{', '.join(in_exprs)}]")
-        body.append(f"{call}({target}, *inputs{', ' + kw if kw else ''})")
-        how = f"re-runs {call} on the failing example"
-    except _Unbuildable as e:
-        notes.append(f"the function under test cannot be rebuilt here ({e})")
-        if report is None:
-            body.append("raise SystemExit('this failure cannot be re-run from a script: '\n"
-                        f"                 {str(e)!r})")
-            how = "cannot re-run the failure (see the notes)"
-        else:
-            op = script.op(report.function, "op")
-            ins = [script.array(f"op_input_{k}", a) for k, a in enumerate(report.op_inputs)]
-            eps, atol, rtol = report.tolerances
-            where = f"in {report.scope_name}" if report.scope else "at top level"
-            body.append(f"# the op locate blamed, {report.signature} {where}, alone at "
-                        "the values the graph gave it")
-            body.append("def op(*xs):\n"
-                        f"    return _fresh({op})(*xs)")
-            script._bind("_fresh", "from tinygrad_attn.testing._core import fresh as _fresh",
-                         script.imports)
-            body.append(f"inputs = [{', '.join(ins)}]")
-            body.append(f"gradcheck(op, *inputs, eps={eps!r}, atol={atol!r}, rtol={rtol!r})")
-            call = "gradcheck"
-            how = f"re-runs the check of {report.signature} alone"
     np.savez(folder / "inputs.tmp.npz", **script.arrays)
     os.replace(folder / "inputs.tmp.npz", folder / "inputs.npz")
     diagram = None
@@ -361,8 +418,8 @@ def write_repro(directory, call, f, inputs, kwargs, *, report=None, message=""):
             "    if os.path.isdir(path) and path not in sys.path:",
             "        sys.path.insert(0, path)", "",
             "import numpy as np  # noqa: E402", "",
-            f"from tinygrad_attn import Variable  # noqa: E402,F401",
-            f"from tinygrad_attn.testing import {call}  # noqa: E402"]
+            "from tinygrad_attn import Variable  # noqa: E402,F401",
+            f"from tinygrad_attn.testing import {call_used}  # noqa: E402"]
     text += [f"{line}  # noqa: E402" for line in script.imports]
     text += ["", 'A = np.load(os.path.join(HERE, "inputs.npz"), allow_pickle=False)']
     if script.defs:
@@ -377,3 +434,58 @@ def write_repro(directory, call, f, inputs, kwargs, *, report=None, message=""):
     tmp.write_text(out, encoding="utf-8")
     os.replace(tmp, folder / "repro.py")
     return folder
+
+
+def _new_script():
+    script = _Script()
+    script.paths = [p for p in [_root_of("tinygrad_attn")] if p]
+    return script
+
+
+def _input_expr(script, k, x):
+    """An input as source: arrays (and Variables) go into the .npz, data (an axis, an
+    index, a subscripts string) is written as a literal."""
+    if isinstance(x, (np.ndarray, Variable, np.generic)) or (
+            isinstance(x, list) and _core.is_floating(x)):
+        return script.array(f"input_{k}", _core.array_of(x))
+    return script.literal(x, f"input_{k}")
+
+
+def _build(call, f, inputs, kwargs):
+    """(script, body lines, check called, what it does): re-run `call` on `f` itself."""
+    script = _new_script()
+    in_exprs = [_input_expr(script, k, x) for k, x in enumerate(inputs)]
+    kw = ", ".join(f"{k}={script.literal(v, k)}" for k, v in kwargs.items())
+    target = script.callable(f) if not isinstance(f, Function) else script.op(f, "op")
+    body = [f"inputs = [{', '.join(in_exprs)}]",
+            f"{call}({target}, *inputs{', ' + kw if kw else ''})"]
+    return script, body, call, f"re-runs {call} on the failing example"
+
+
+def _build_blamed_op(report):
+    """The fallback: the op `locate` blamed, rebuilt from its state and checked alone at the
+    values the graph gave it (a builder of its own: never the one that just failed)."""
+    script = _new_script()
+    op = script.op(report.function, "op")
+    ins = [script.array(f"op_input_{k}", a) for k, a in enumerate(report.op_inputs)]
+    eps, atol, rtol = report.tolerances
+    where = f"in {report.scope_name}" if report.scope else "at top level"
+    script._bind("_fresh", "from tinygrad_attn.testing._core import fresh as _fresh",
+                 script.imports)
+    body = [f"# the op locate blamed, {report.signature} {where}, alone at the values the "
+            "graph gave it",
+            "def op(*xs):\n"
+            f"    return _fresh({op})(*xs)",
+            f"inputs = [{', '.join(ins)}]",
+            f"gradcheck(op, *inputs, eps={eps!r}, atol={atol!r}, rtol={rtol!r})"]
+    return script, body, "gradcheck", f"re-runs the check of {report.signature} alone"
+
+
+def try_write_repro(directory, call, f, inputs, kwargs, *, report=None, message=""):
+    """`write_repro`, for a check that is failing: (folder, None), or (None, why no repro was
+    written). The failure being reported always matters more than its repro."""
+    try:
+        return write_repro(directory, call, f, inputs, kwargs, report=report,
+                           message=message), None
+    except Exception as e:  # noqa: BLE001 - e.g. an unwritable folder
+        return None, f"no repro written: {type(e).__name__}: {e}"

@@ -46,7 +46,10 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
     ``h = h0, h0/2, ... (halvings times)``. The remainder must shrink about 4x per halving:
     the median of the last three usable rates must reach `min_rate` (3, between the 2 of a
     wrong gradient and the 4 of a right one). If every remainder is at rounding level, f
-    is linear along v and the check passes.
+    is linear along v and the check passes. Where the remainder changes sign (near an
+    inflection its h^2 and h^3 terms cancel at some h, and the rates there mean nothing),
+    h is halved on past the change, up to `halvings` more times, and the rates beyond it
+    are judged.
 
     Returns a `TaylorResult` (truthy when it passes); raises `GradcheckError` with the
     observed rates (and `locate`'s finding) when it fails, unless ``raise_exception=False``.
@@ -74,6 +77,11 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
     gv = sum(0.0 if g is None else float(np.sum(np.asarray(g.data, np.float64) * vs[i]))
              for g, i in zip(gs, idx))
     base = {i: np.array(_core.array_of(inputs[i]), dtype=np.float64) for i in idx}
+    # rounding x + h v to float64 moves f by up to eps |x| per entry, times the gradient:
+    # a floor that does not shrink with h (f(1 - 1) is 0, but 1 + h v is rounded)
+    in_floor = 64 * np.finfo(np.float64).eps * sum(
+        0.0 if g is None else float(np.sum(np.abs(np.asarray(g.data, np.float64) * base[i])))
+        for g, i in zip(gs, idx))
 
     u = np.concatenate([a.ravel() for a in us])
 
@@ -86,20 +94,43 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
     # rounding floor: f's outputs are float64 (or narrower inside f)
     out_eps = max(np.finfo(outs[k].dtype).eps if outs[k].dtype.itemsize < 8
                   else np.finfo(np.float64).eps for k in fl)
+    hs, rem, signed, floor = [], [], [], []
+
+    def step(h):
+        yh = outputs_at(h)
+        d = yh - y0  # differences first: entries f keeps constant cancel exactly
+        r = float(u @ d) - h * gv
+        hs.append(h)
+        signed.append(r)
+        rem.append(abs(r))
+        moved = d != 0
+        floor.append(64 * out_eps * (float(np.abs(u * yh)[moved].sum()) + abs(h * gv))
+                     + in_floor)
+
     with set_grad_enabled(True):
         y0 = outputs_at(0.0)
-        hs = [h0 / 2 ** k for k in range(halvings + 1)]
-        rem, floor = [], []
-        for h in hs:
-            yh = outputs_at(h)
-            d = yh - y0  # differences first: entries f keeps constant cancel exactly
-            rem.append(abs(float(u @ d) - h * gv))
-            moved = d != 0
-            floor.append(64 * out_eps * (float(np.abs(u * yh)[moved].sum()) + abs(h * gv)))
+        for k in range(halvings + 1):
+            step(h0 / 2 ** k)
+        # Near an inflection two orders of the remainder (h^2 and h^3 terms of opposite
+        # sign) cancel at some h, where the rates mean nothing. Halve on past the last
+        # change of sign (up to `halvings` more times) and judge the rates beyond it.
+        for _ in range(halvings):
+            last = _last_sign_change(signed)
+            if last is None or len(hs) - last > 6 or rem[-1] <= 10 * floor[-1]:
+                break
+            step(hs[-1] / 2)
     usable = [r > 10 * fl_ for r, fl_ in zip(rem, floor)]
     rates = [rem[k] / rem[k + 1] if usable[k] and usable[k + 1] else None
              for k in range(len(rem) - 1)]
+    last = _last_sign_change(signed)
     good = [r for r in rates if r is not None]
+    if last is not None:
+        # beyond the change of sign if rounding leaves three rates there, else before it
+        # (an error too small to show before the remainder reaches rounding is below what
+        # any step size can see)
+        after = [r for k, r in enumerate(rates) if r is not None and k >= last]
+        before = [r for k, r in enumerate(rates) if r is not None and k < last - 1]
+        good = after if len(after) >= 3 or not before else before
     if not good:
         msg = (f"{where}: the remainder is at rounding level for every h (f is linear along "
                "the direction): passes")
@@ -122,14 +153,26 @@ def taylor_check(f, *inputs, seed=0, h0=0.1, halvings=10, min_rate=3.0, raise_ex
             msg += "\n" + str(report)
     result = TaylorResult(False, hs, rem, rates, rate, floor, msg)
     if repro_dir is not None:
-        from ._repro import write_repro
-        folder = write_repro(repro_dir, "taylor_check", f, list(inputs),
-                             dict(seed=seed, h0=h0, halvings=halvings, min_rate=min_rate),
-                             report=report, message=msg)
-        msg += f"\nrepro: python {folder / 'repro.py'} (inputs, script and diagram in {folder})"
+        from ._repro import try_write_repro
+        folder, why = try_write_repro(
+            repro_dir, "taylor_check", f, list(inputs),
+            dict(seed=seed, h0=h0, halvings=halvings, min_rate=min_rate), report=report,
+            message=msg)
+        msg += (f"\nrepro: python {folder / 'repro.py'} (inputs, script and diagram in "
+                f"{folder})" if folder else f"\n{why}")
         result.message = msg
     if raise_exception:
         err = GradcheckError(msg)
         err.report = report
         raise err
     return result
+
+
+def _last_sign_change(signed):
+    """The index k where the remainder last changed sign (signed[k-1], signed[k] of opposite
+    signs), or None."""
+    last = None
+    for k in range(1, len(signed)):
+        if signed[k - 1] * signed[k] < 0:
+            last = k
+    return last
