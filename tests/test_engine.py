@@ -383,6 +383,8 @@ MIXED = {
     "dropout": lambda x: F.dropout(x * C64, 0.5, np.random.default_rng(0)),
     "binary_cross_entropy_with_logits":
         lambda x: F.binary_cross_entropy_with_logits(x * C64, np.ones((2, 3))),
+    "batch_norm": lambda x: F.batch_norm(x * C64, C64 - 1.0, C64, C64, C64)
+    + F.batch_norm(x * C64, None, None, C64, C64, training=True),
 }
 
 

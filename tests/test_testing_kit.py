@@ -272,6 +272,8 @@ OPS = {   # name in F.__all__ -> (f, inputs): a new op adds a row
     "binary_cross_entropy_with_logits": (
         lambda z: F.binary_cross_entropy_with_logits(z, np.array([[0, 1, 0.5], [1, 0, .25]])),
         [("r", (2, 3))]),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                   [("d", (3, 2)), ("r", (2,)), ("r", (2,))]),
 }
 
 

@@ -13,6 +13,7 @@ from .ops.composite import (binary_cross_entropy_with_logits, causal_mask,
 from .ops.elementwise import cast, exp, log, relu, sigmoid, tanh
 from .ops.indexing import embedding, getitem, masked_fill, where
 from .ops.linalg import matmul
+from .ops.normalization import batch_norm
 from .ops.recurrent import lstm
 from .ops.reduction import max, mean, min, sum
 from .ops.shape import (broadcast_to, concat, expand_dims, reshape, split, squeeze, stack,
@@ -27,7 +28,7 @@ __all__ = [
     "lstm",
     # compositions (ops/composite.py): no rule of their own
     "layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
-    "circular_convolution", "dropout", "binary_cross_entropy_with_logits",
+    "circular_convolution", "dropout", "binary_cross_entropy_with_logits", "batch_norm",
 ]
 # (F.causal_mask and F.padding_mask build bool masks from shapes and ids: helpers, not ops)
 
