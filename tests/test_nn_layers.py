@@ -121,7 +121,7 @@ def test_identity_and_sequential_of_layers():
     assert gradgradcheck(lambda x: net(x), xs)
 
 
-# --- batch norm -----------------------------------------------------------------------------
+# --- batch norm ---------------------------------------------------------------------------
 def torch_bn(torch, ours):
     cls = {1: torch.nn.BatchNorm1d, 2: torch.nn.BatchNorm2d}[int(type(ours).__name__[-2])]
     m = cls(ours.num_features, eps=ours.eps, momentum=ours.momentum, affine=ours.affine,
@@ -219,7 +219,7 @@ def test_batchnorm_higher_order_and_errors():
         nn.BatchNorm1d(3, momentum=1.5)
 
 
-# --- initialisers ------------------------------------------------------------------------------
+# --- initialisers -------------------------------------------------------------------------
 @given(shape=tst.shapes(min_dims=2, max_dims=4))
 def test_fans_equal_torchs_for_the_transposed_layout(shape):
     torch = pytest.importorskip("torch")

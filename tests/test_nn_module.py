@@ -19,7 +19,7 @@ def lin(i=2, o=2, seed=0):
     return nn.Linear(i, o, dtype=np.float64, seed=seed)
 
 
-# --- containers ------------------------------------------------------------------------------
+# --- containers ---------------------------------------------------------------------------
 def test_sequential_chains_and_registers_by_position():
     seq = nn.Sequential(lin(3, 4), nn.ReLU(), lin(4, 2, 1))
     assert [n for n, _ in seq.named_parameters()] == ["0.W", "0.b", "2.W", "2.b"]
@@ -168,7 +168,7 @@ def test_modules_in_containers_record_under_their_path():
     assert ("matmul", ("seq", "0")) in scopes and ("tanh", ("seq", "1")) in scopes
 
 
-# --- generated trees -------------------------------------------------------------------------
+# --- generated trees ----------------------------------------------------------------------
 def trees():
     """A nesting of Linear leaves in ModuleLists, ModuleDicts, Sequentials, plain lists and
     plain dicts: (builder, number of Linear layers)."""
@@ -227,7 +227,7 @@ def test_every_parameter_of_any_tree_is_found_once_and_round_trips(spec, mode):
     assert all(m.training is mode for m in net.modules())
 
 
-# --- buffers -----------------------------------------------------------------------------------
+# --- buffers ------------------------------------------------------------------------------
 class Counter(nn.Module):
     def __init__(self):
         super().__init__()
@@ -265,7 +265,7 @@ def test_buffers_are_state_but_not_parameters():
         m.register_buffer("w", np.zeros(1))
 
 
-# --- modes -------------------------------------------------------------------------------------
+# --- modes --------------------------------------------------------------------------------
 def test_train_and_eval_reach_every_module_and_return_self():
     model = nn.Sequential(lin(), nn.Dropout(0.5, seed=0), nn.Sequential(nn.BatchNorm1d(2)))
     assert all(m.training for m in model.modules())

@@ -306,7 +306,7 @@ def test_sgd_options_follow_torch(seed, dtype, momentum, dampening, nesterov, we
                                   lr, skip):
     torch = pytest.importorskip("torch")
     if nesterov and (momentum == 0 or dampening):
-        with pytest.raises(ValueError, match="SGD: nesterov needs momentum > 0 and dampening 0"):
+        with pytest.raises(ValueError, match="nesterov needs momentum > 0 and dampening 0"):
             SGD(make(np.random.default_rng(0), SHAPES, dtype), momentum=momentum,
                 dampening=dampening, nesterov=True)
         return

@@ -108,7 +108,7 @@ def test_batch_norm_errors():
         F.batch_norm(np.ones((1, 3)), None, None, training=True)
     with pytest.raises(ValueError, match=r"batch_norm: input must be \(N, C\) or"):
         F.batch_norm(np.ones(3), None, None, training=True)
-    with pytest.raises(ValueError, match=r"running_mean must be a numpy array of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"running_mean must be a numpy array of shape"):
         F.batch_norm(np.ones((2, 3)), np.zeros(2), np.ones(3))
     with pytest.raises(ValueError, match="evaluation \\(training=False\\) needs running_mean"):
         F.batch_norm(np.ones((2, 3)), None, None)

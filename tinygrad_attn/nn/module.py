@@ -241,17 +241,12 @@ class Module:
 
         Raises TypeError if a plain list / tuple / dict attribute holds a Module or
         Parameter that is not registered (filled after it was assigned)."""
-        found, seen, stack = [], set(), [(prefix, self)]
-        while stack:
-            path, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
-            found.append((path, module))
-            stack.extend((f"{path}.{name}" if path else name, child)
-                         for name, child in reversed(module._modules.items()))
+        found, seen = [], set()
+        self._walk(prefix, found, seen)
         params = None
         for path, module in found:
+            if not module._plain:
+                continue
             for name in module._plain:
                 members = _members(module.__dict__[name])
                 if not members:
@@ -272,6 +267,13 @@ class Module:
                         "container once it is filled")
         return iter(found)
 
+    def _walk(self, path, found, seen):
+        seen.add(id(self))
+        found.append((path, self))
+        for name, child in self._modules.items():
+            if id(child) not in seen:
+                child._walk(f"{path}.{name}" if path else name, found, seen)
+
     def modules(self):
         return [m for _, m in self.named_modules()]
 
@@ -280,16 +282,23 @@ class Module:
 
         A parameter reachable along two paths is listed once, under the first.
         """
-        seen = set()
+        seen, out = set(), []
         for path, module in self.named_modules(prefix):
             for name, p in module._parameters.items():
                 if id(p) not in seen:
                     seen.add(id(p))
-                    yield (f"{path}.{name}" if path else name), p
+                    out.append(((f"{path}.{name}" if path else name), p))
+        return iter(out)
 
     def parameters(self):
         """Every Parameter, in the order of `named_parameters`."""
-        return [p for _, p in self.named_parameters()]
+        seen, out = set(), []
+        for _, module in self.named_modules():
+            for p in module._parameters.values():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+        return out
 
     def zero_grad(self):
         for p in self.parameters():

@@ -95,8 +95,9 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     C = x.shape[1]
     for name, r in (("running_mean", running_mean), ("running_var", running_var)):
         if r is not None and (not isinstance(r, np.ndarray) or r.shape != (C,)):
+            got = getattr(r, "shape", type(r).__name__)
             raise ValueError(f"batch_norm: {name} must be a numpy array of shape ({C},) "
-                             f"for input {x.shape}, got {getattr(r, 'shape', type(r).__name__)}")
+                             f"for input {x.shape}, got {got}")
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, C) + (1,) * (x.ndim - 2)
     if training:

@@ -255,9 +255,11 @@ class TorchAdam(Optimizer):
                beta1=(b1, 0 <= b1 < 1, "in [0, 1)"), beta2=(b2, 0 <= b2 < 1, "in [0, 1)"),
                weight_decay=(weight_decay, weight_decay >= 0, ">= 0"))
         self.lr, self.beta1, self.beta2 = float(lr), float(b1), float(b2)
-        self.eps, self.weight_decay, self.amsgrad = float(eps), float(weight_decay), bool(amsgrad)
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.amsgrad = bool(amsgrad)
         n = len(self.params)
-        self.exp_avg, self.exp_avg_sq, self.max_exp_avg_sq = [None] * n, [None] * n, [None] * n
+        self.exp_avg, self.exp_avg_sq = [None] * n, [None] * n
+        self.max_exp_avg_sq = [None] * n
         self.steps = [0] * n
 
     @property
