@@ -108,6 +108,15 @@ def test_plain_lists_and_dicts_of_modules_are_registered():
                      "grid.1.0.b", "grid.1.1.W", "grid.1.1.b"]
 
 
+def test_apply_visits_every_module_children_first():
+    seq = nn.Sequential(lin(), nn.Sequential(lin(seed=1), nn.Tanh()))
+    seen = []
+    assert seq.apply(seen.append) is seq
+    assert seen == [seq[0], seq[1][0], seq[1][1], seq[1], seq]
+    seq.apply(lambda m: nn.init.zeros_(m.W) if isinstance(m, nn.Linear) else None)
+    assert not any(m.W.data.any() for m in (seq[0], seq[1][0]))
+
+
 def test_unregistrable_plain_containers_raise_one_clear_line():
     class Mixed(nn.Module):
         def __init__(self):

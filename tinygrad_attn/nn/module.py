@@ -3,7 +3,7 @@ modules) and the containers that hold modules or parameters in a list or by name
 
 `Module` holds parameters and child modules in the order they are assigned as attributes
 (``self.W = Parameter(...)``, ``self.lstm = LSTM(...)``); `parameters()`,
-`named_parameters()` (dotted paths such as ``decoder.lstm.Wx``), `children()`,
+`named_parameters()` (dotted paths such as ``decoder.lstm.Wx``), `children()`, `apply()`,
 `zero_grad()`, `state_dict()`, `load_state_dict()`, `train()` / `eval()`. Calling a module
 runs its `forward` inside ``name_scope(<the attribute name its parent holds it under>)``,
 so the ops of ``model.decoder.attention`` are recorded under the scope
@@ -276,6 +276,26 @@ class Module:
 
     def modules(self):
         return [m for _, m in self.named_modules()]
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, then on this module (PyTorch's order:
+        children first); returns self. The usual way to initialise a whole model:
+        ``model.apply(lambda m: nn.init.xavier_uniform_(m.W, rng=rng) if isinstance(m,
+        nn.Linear) else None)``."""
+        order, seen = [], set()
+
+        def visit(m):
+            seen.add(id(m))
+            for child in m._modules.values():
+                if id(child) not in seen:
+                    visit(child)
+            order.append(m)
+
+        list(self.named_modules())      # the check for unregistered modules, as everywhere
+        visit(self)
+        for m in order:                 # a module shared by two parents: called once
+            fn(m)
+        return self
 
     def named_parameters(self, prefix=""):
         """(dotted path, Parameter): own parameters first, then each child's, in order.
