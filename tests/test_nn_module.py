@@ -63,7 +63,7 @@ def test_module_list_registers_renumbers_and_is_not_callable():
     assert isinstance(net.layers[1:3], nn.ModuleList) and len(net.layers[1:3]) == 2
     with pytest.raises(TypeError, match="ModuleList is not callable"):
         net.layers(Variable(np.ones(2)))
-    with pytest.raises(TypeError, match="entries must be Modules, got a ndarray"):
+    with pytest.raises(TypeError, match="each entry must be a Module, got a ndarray"):
         net.layers.append(np.ones(2))
 
 
@@ -83,7 +83,7 @@ def test_module_dict_and_parameter_containers():
     assert [n for n, _ in ps.named_parameters()] == ["0", "1"]
     pd = nn.ParameterDict({"scale": nn.Parameter(np.ones(1))})
     assert [n for n, _ in pd.named_parameters()] == ["scale"]
-    with pytest.raises(TypeError, match="entries must be Parameters, got a Linear"):
+    with pytest.raises(TypeError, match="each entry must be a Parameter, got a Linear"):
         ps.append(lin())
 
 

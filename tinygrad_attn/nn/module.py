@@ -416,6 +416,7 @@ class _Keyed(Module):
     so its name is part of each entry's scope)."""
 
     _store = "_modules"
+    _kind = Module
 
     def __init__(self):
         super().__init__()
@@ -426,6 +427,17 @@ class _Keyed(Module):
 
     def _scope_for(self, key):
         return f"{self._scope_name}.{key}" if self._scope_name else key
+
+    def _entry(self, value, what):
+        """`value` as an entry: a plain list / dict converted, then of the container's
+        kind (`what` names it in the error)."""
+        value = _as_container(value) if isinstance(value, _PLAIN) else value
+        if not isinstance(value, self._kind):
+            raise TypeError(f"{type(self).__name__}: {what} must be a "
+                            f"{self._kind.__name__}, got a {type(value).__name__}")
+        if value is self:
+            raise ValueError(f"{type(self).__name__}: a container cannot contain itself")
+        return value
 
     def _adopt(self, key, value):
         if isinstance(value, Module) and (value._scope_name is None
@@ -457,8 +469,6 @@ class _Keyed(Module):
 class _Listed(_Keyed):
     """A list whose keys are the positions "0", "1", ... (renumbered when entries move)."""
 
-    _kind = Module
-
     def __init__(self, items=()):
         super().__init__()
         if (isinstance(items, (Module, Parameter)) and not isinstance(items, _Keyed)) or \
@@ -468,13 +478,7 @@ class _Listed(_Keyed):
         self._set_all(list(items))
 
     def _check(self, value):
-        value = _as_container(value) if isinstance(value, _PLAIN) else value
-        if not isinstance(value, self._kind):
-            raise TypeError(f"{type(self).__name__}: entries must be {self._kind.__name__}s, "
-                            f"got a {type(value).__name__}")
-        if value is self:
-            raise ValueError(f"{type(self).__name__}: a container cannot contain itself")
-        return value
+        return self._entry(value, "each entry")
 
     def _set_all(self, values):
         values = [self._check(v) for v in values]
@@ -556,8 +560,6 @@ class ParameterList(_Listed):
 class _Named(_Keyed):
     """A dict of entries by string key (no dots), in insertion order."""
 
-    _kind = Module
-
     def __init__(self, items=None):
         super().__init__()
         if items is not None:
@@ -565,13 +567,7 @@ class _Named(_Keyed):
 
     def _check(self, key, value):
         _check_key(type(self).__name__, key)
-        value = _as_container(value) if isinstance(value, _PLAIN) else value
-        if not isinstance(value, self._kind):
-            raise TypeError(f"{type(self).__name__}: entry {key!r} must be a "
-                            f"{self._kind.__name__}, got a {type(value).__name__}")
-        if value is self:
-            raise ValueError(f"{type(self).__name__}: a container cannot contain itself")
-        return value
+        return self._entry(value, f"entry {key!r}")
 
     def __getitem__(self, key):
         try:
