@@ -113,23 +113,21 @@ class Softplus(Module):
         return F.softplus(as_variable(x) * self.beta) * (1.0 / self.beta)
 
 
-class Softmax(Module):
-    """softmax along `axis` (PyTorch's ``dim`` is accepted as a keyword too)."""
-
+class _AlongAxis(Module):
     def __init__(self, axis=-1, *, dim=None):
         super().__init__()
         self.axis = axis if dim is None else dim
+
+
+class Softmax(_AlongAxis):
+    """softmax along `axis` (PyTorch's ``dim`` is accepted as a keyword too)."""
 
     def forward(self, x):
         return F.softmax(x, self.axis)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_AlongAxis):
     """log_softmax along `axis` (or ``dim``), computed as x - logsumexp(x)."""
-
-    def __init__(self, axis=-1, *, dim=None):
-        super().__init__()
-        self.axis = axis if dim is None else dim
 
     def forward(self, x):
         return F.log_softmax(x, self.axis)
