@@ -10,7 +10,7 @@ Sizes: d_model = `hidden_size`; tokens are embedded with `wordvec_size` entries 
 normal init) and projected to d_model by a Linear when the two differ (a factorised
 embedding), so the protocol's two sizes keep their meaning. Heads (`num_heads`), layers
 (`num_layers`, encoder and decoder each), feed-forward width (`ff_size`, default 4 d_model),
-`dropout` (default 0: identity under no_grad anyway) and `pad_id` (None: nothing is padded,
+`dropout` (default 0; off in evaluation mode, which decoding switches to) and `pad_id` (None: nothing is padded,
 as in the book's data, which pads with a real character) are constructor keywords.
 
 Decoding. ``decode_step(ids, memory, state)`` keeps the ids decoded so far as its state

@@ -1,5 +1,7 @@
 """tinygrad_attn.optim: SGD, Adam and clip_grad_norm_ reproduce the book's updates exactly;
-RMSprop is PyTorch's update and clip_grad_value_ clips entry by entry.
+RMSprop is PyTorch's update and clip_grad_value_ clips entry by entry; SGD's options,
+TorchAdam and AdamW follow torch.optim over generated hyper-parameters (when torch is
+installed) and every optimiser resumes bit for bit from its state.
 
 Given the same weights and gradients, our Adam and clipping give bit-identical arrays to the
 book's (`tinygrad_attn.book.optim`) in float32 and in float64; a few training steps of a
@@ -13,7 +15,8 @@ from hypothesis import strategies as st
 import tinygrad_attn as tga
 from tinygrad_attn import nn
 from tinygrad_attn.book import optim as book_optim
-from tinygrad_attn.optim import SGD, Adam, RMSprop, clip_grad_norm_, clip_grad_value_
+from tinygrad_attn.optim import (SGD, Adam, AdamW, RMSprop, TorchAdam, clip_grad_norm_,
+                                 clip_grad_value_)
 
 seeds = st.integers(0, 2**32 - 1)
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -252,3 +255,163 @@ def test_clip_grad_value_clips_each_entry(seed, dtype, clip):
             np.testing.assert_array_equal(p.grad.data, np.clip(g, -clip, clip))
     with pytest.raises(ValueError, match="clip_grad_value_: clip_value must be > 0"):
         clip_grad_value_(params, 0)
+
+
+# --- PyTorch's options: SGD (momentum, dampening, nesterov, weight decay), Adam, AdamW -----
+# PyTorch's CPU kernels fuse a multiply and an add into one rounding where NumPy rounds
+# twice (``p.add_(g, alpha=-lr)`` is fma(-lr, g, p): checked bit for bit below), so the
+# trajectories agree to rounding, not bit for bit: each step may differ by about one
+# rounding of the parameter, so after n steps by at most n ulps of the largest parameter.
+def _trajectories_agree(ours, theirs, params, tparams, rng, dtype, steps, skip):
+    torch = pytest.importorskip("torch")
+    for step in range(steps):
+        for k, (p, t) in enumerate(zip(params, tparams)):
+            if skip and (step + k) % 3 == 0:       # no gradient: skipped, its step not counted
+                p.grad, t.grad = None, None
+                continue
+            g = rng.standard_normal(p.shape).astype(dtype)
+            p.grad = tga.Variable(g, requires_grad=False)
+            t.grad = torch.tensor(g)
+        ours.step()
+        theirs.step()
+    for p, t in zip(params, tparams):
+        assert p.dtype == dtype
+        scale = max(np.abs(p.data).max(), 1.0)
+        atol = steps * np.finfo(dtype).eps * scale
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=atol)
+
+
+def _torch_params(torch, params):
+    return [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+
+
+def test_torch_sgd_step_is_a_fused_multiply_add():
+    """Why the comparisons below allow rounding: PyTorch rounds p - lr g once."""
+    torch = pytest.importorskip("torch")
+    from fractions import Fraction
+    rng = np.random.default_rng(0)
+    p, g = rng.standard_normal(200), rng.standard_normal(200)
+    t = torch.tensor(p.copy())
+    t.add_(torch.tensor(g), alpha=-0.1)
+    fused = np.array([float(Fraction(-0.1) * Fraction(b) + Fraction(a)) for a, b in zip(p, g)])
+    np.testing.assert_array_equal(t.numpy(), fused)
+    assert not np.array_equal(t.numpy(), p - 0.1 * g)       # NumPy's two roundings differ
+
+
+@given(seed=seeds, dtype=dtypes, momentum=st.sampled_from([0.0, 0.5, 0.9]),
+       dampening=st.sampled_from([0.0, 0.3]), nesterov=st.booleans(),
+       weight_decay=st.sampled_from([0.0, 1e-2, 0.5]), lr=st.sampled_from([0.01, 0.3]),
+       skip=st.booleans())
+def test_sgd_options_follow_torch(seed, dtype, momentum, dampening, nesterov, weight_decay,
+                                  lr, skip):
+    torch = pytest.importorskip("torch")
+    if nesterov and (momentum == 0 or dampening):
+        with pytest.raises(ValueError, match="nesterov needs momentum > 0 and dampening 0"):
+            SGD(make(np.random.default_rng(0), SHAPES, dtype), momentum=momentum,
+                dampening=dampening, nesterov=True)
+        return
+    rng = np.random.default_rng(seed)
+    params = make(rng, SHAPES, dtype)
+    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+              nesterov=nesterov)
+    tparams = _torch_params(torch, params)
+    _trajectories_agree(SGD(params, **kw), torch.optim.SGD(tparams, **kw), params, tparams,
+                        rng, dtype, 30, skip)
+
+
+@given(seed=seeds, dtype=dtypes, beta1=st.sampled_from([0.9, 0.3, 0.0]),
+       beta2=st.sampled_from([0.999, 0.9]), eps=st.sampled_from([1e-8, 1e-3]),
+       weight_decay=st.sampled_from([0.0, 0.1]), amsgrad=st.booleans(),
+       decoupled=st.booleans(), skip=st.booleans())
+def test_torch_adam_and_adamw_follow_torch(seed, dtype, beta1, beta2, eps, weight_decay,
+                                           amsgrad, decoupled, skip):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    params = make(rng, SHAPES, dtype)
+    kw = dict(lr=0.01, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+              amsgrad=amsgrad)
+    tparams = _torch_params(torch, params)
+    ours = (AdamW if decoupled else TorchAdam)(params, **kw)
+    theirs = (torch.optim.AdamW if decoupled else torch.optim.Adam)(tparams, **kw)
+    _trajectories_agree(ours, theirs, params, tparams, rng, dtype, 30, skip)
+    for slot in ours.slots:
+        assert all(a is None or a.dtype == dtype for a in getattr(ours, slot))
+
+
+def test_book_adam_and_torch_adam_differ_only_where_eps_sits():
+    """The book's eps equals PyTorch's times sqrt(1 - beta2^t): with that eps per step the
+    two updates agree to rounding, and with the same eps they do not."""
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal(50) * 1e-3
+    grads = [rng.standard_normal(50) * 1e-4 for _ in range(5)]
+    book, twin = nn.Parameter(start.copy()), nn.Parameter(start.copy())
+    ours, torch_like = Adam([book], lr=0.01), TorchAdam([twin], lr=0.01)
+    for t, g in enumerate(grads, 1):
+        book.grad, twin.grad = tga.Variable(g), tga.Variable(g)
+        ours.step()
+        torch_like.eps = Adam.eps / np.sqrt(1 - 0.999 ** t)     # the book's eps, moved
+        torch_like.step()
+        np.testing.assert_allclose(twin.data, book.data, rtol=1e-12, atol=1e-15)
+    plain = nn.Parameter(start.copy())
+    other = TorchAdam([plain], lr=0.01, eps=1e-7)
+    for g in grads:
+        plain.grad = tga.Variable(g)
+        other.step()
+    assert np.abs(plain.data - book.data).max() > 1e-4
+
+
+def test_adam_points_to_torch_adam_for_its_options():
+    p = nn.Parameter(np.ones(2))
+    with pytest.raises(TypeError, match=r"Adam \(the book's.*got eps, weight_decay.*"
+                                        r"optim.TorchAdam"):
+        Adam([p], eps=1e-8, weight_decay=0.1)
+    with pytest.raises(ValueError, match=r"TorchAdam: beta1 must be in \[0, 1\), got 1.0"):
+        TorchAdam([p], betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="SGD: momentum must be >= 0, got -0.5"):
+        SGD([p], momentum=-0.5)
+
+
+@pytest.mark.parametrize("name", ["SGD", "TorchAdam", "AdamW"])
+def test_new_optimisers_resume_bit_for_bit_through_json_and_npz(name, tmp_path):
+    import io
+    import json
+    kw = {"SGD": dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+          "TorchAdam": dict(lr=0.01, amsgrad=True, weight_decay=1e-2),
+          "AdamW": dict(lr=0.01)}[name]
+    cls = {"SGD": SGD, "TorchAdam": TorchAdam, "AdamW": AdamW}[name]
+    rng = np.random.default_rng(2)
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(6)]
+
+    def feed(params, opt, gs, k):
+        for g in gs:
+            set_grads(params, g)
+            params[1].grad = None if k % 2 else params[1].grad   # a parameter left out
+            opt.step()
+            k += 1
+        return k
+
+    whole = make(np.random.default_rng(1), SHAPES, np.float32)
+    feed(whole, cls(whole, **kw), grads, 0)
+    half = make(np.random.default_rng(1), SHAPES, np.float32)
+    first = cls(half, **kw)
+    k = feed(half, first, grads[:3], 0)
+    state = first.state_dict()
+    buf = io.BytesIO()
+    np.savez(buf, **state["arrays"])
+    buf.seek(0)
+    with np.load(buf) as npz:
+        arrays = {n: npz[n] for n in npz.files}
+    again = cls(half)
+    again.load_state_dict({"hyper": json.loads(json.dumps(state["hyper"])), "arrays": arrays})
+    feed(half, again, grads[3:], k)
+    for p, q in zip(whole, half):
+        np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(ValueError, match=f"state is of a {'RMSprop'}"):
+        again.load_state_dict(RMSprop(half).state_dict())
+
+
+def test_sgd_reads_a_state_saved_before_its_options():
+    p = nn.Parameter(np.ones(2))
+    opt = SGD([p], momentum=0.9)
+    opt.load_state_dict({"hyper": {"type": "SGD", "lr": 0.5}, "arrays": {}})
+    assert (opt.lr, opt.momentum, opt.nesterov, opt.weight_decay) == (0.5, 0.0, False, 0.0)

@@ -9,7 +9,9 @@ The framework knows a model only through two calls:
 None at the first step and then whatever the model returned, `extras` a dict of per-step
 maps the model produced (``{"attention": (N, 1, Te)}``). Everything here runs under
 `no_grad()` (no tape) and `ops.recurrent.frozen_weights()` (fused LSTMs lay their weights
-out once per decode and reuse their step buffers); rows are decoded in blocks of
+out once per decode and reuse their step buffers), with a `Module` model in evaluation
+mode (``model.eval()``: no dropout, batch norm on its running statistics; each module's
+own mode is restored afterwards, whatever it was); rows are decoded in blocks of
 `batch_size` (arrays that stay cache-sized make 5 000 rows about 1.5x faster than one batch;
 the result does not depend on it).
 
@@ -27,14 +29,16 @@ with `batch_size`; the tokens do not, short of an exact near-tie.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .nn.module import Module
 from .ops.recurrent import frozen_weights
 from .tape import Variable, no_grad
 
-__all__ = ["Decoded", "greedy", "beam_search", "take_rows"]
+__all__ = ["Decoded", "greedy", "beam_search", "take_rows", "evaluating"]
 
 
 @dataclass
@@ -63,6 +67,22 @@ def _ids(xs, what):
     return arr
 
 
+@contextlib.contextmanager
+def evaluating(model):
+    """`model` (a `Module`; anything else is left alone) in evaluation mode inside the
+    block; afterwards every module has the mode it had before (a model with some modules
+    in training and some in evaluation gets exactly that back)."""
+    modules = [m for _, m in model.named_modules()] if isinstance(model, Module) else []
+    before = [m.training for m in modules]
+    for m in modules:
+        m.training = False
+    try:
+        yield model
+    finally:
+        for m, mode in zip(modules, before):
+            m.training = mode
+
+
 def _log_softmax(scores):
     z = scores - scores.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -75,7 +95,7 @@ def greedy(model, xs, start_id, length, *, batch_size=256):
         raise ValueError(f"generate: batch_size must be at least 1, got {batch_size}")
     if length < 0:
         raise ValueError(f"generate: length must be at least 0, got {length}")
-    with frozen_weights():
+    with frozen_weights(), evaluating(model):
         blocks = [_greedy_rows(model, xs[i:i + batch_size], start_id, length)
                   for i in range(0, len(xs), batch_size)]
         if not blocks:  # no rows: still the right shapes
@@ -164,7 +184,7 @@ def beam_search(model, xs, start_id, length, *, beam=4, batch_size=256, end_id=N
         raise ValueError(f"beam_search: length_norm must be at least 0, got {length_norm}")
     if length == 0:      # nothing to search; greedy gives the empty answer with its shapes
         return greedy(model, xs, start_id, 0, batch_size=batch_size)
-    with frozen_weights():   # as in greedy: weights laid out once, step buffers reused
+    with frozen_weights(), evaluating(model):   # as in greedy (weights laid out once)
         blocks = [_beam_rows(model, xs[i:i + batch_size], start_id, length, int(beam),
                              end_id, float(length_norm))
                   for i in range(0, len(xs), batch_size)]

@@ -23,6 +23,7 @@ from .ops.layout import (diagonal, flatten, flip, moveaxis, pad, repeat, tile, t
 from .ops.linalg import matmul
 from .ops.math import (abs, ceil, clip, floor, leaky_relu, maximum, minimum, reciprocal,
                        sign, sqrt, square, tan)
+from .ops.normalization import batch_norm
 from .ops.recurrent import lstm
 from .ops.reduction import cumsum, max, mean, min, sum
 from .ops.shape import (broadcast_to, concat, expand_dims, reshape, split, squeeze, stack,
@@ -47,6 +48,7 @@ __all__ = [
     "einsum", "tensordot", "outer", "linear",                                  # contraction
     "layer_norm", "masked_softmax", "softplus", "gelu", "cosine_similarity", "roll",
     "circular_convolution", "dropout", "binary_cross_entropy_with_logits",     # composite
+    "batch_norm",                                                       # normalization
 ]
 # (F.causal_mask and F.padding_mask build bool masks from shapes and ids: helpers, not ops)
 

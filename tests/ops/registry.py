@@ -435,6 +435,24 @@ def layer_norm_args(draw):
 
 
 @st.composite
+def batch_norm_args(draw):
+    # (N >= 2, C[, L]) on a 0.25 grid, no two alike: every channel's variance is well away
+    # from 0, as layer_norm_args keeps each row's
+    N, C = draw(st.integers(2, SIDE)), draw(st.integers(1, SIDE))
+    shape = (N, C) + ((draw(st.integers(1, 2)),) if draw(st.booleans()) else ())
+    x = draw(tst.floats_arrays(shape, min_value=-4.0, max_value=4.0, distinct=True, gap=0.25))
+    return x, draw(real((C,))), draw(real((C,)))
+
+
+def batch_norm_ref(x, w, b, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mu = x.mean(axes, keepdims=True)
+    var = ((x - mu) ** 2).mean(axes, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w.reshape(shape) + b.reshape(shape)
+
+
+@st.composite
 def lstm_args(draw):
     N, T, D, H = (draw(st.integers(1, 2)) for _ in range(4))
     return tuple(draw(real(s)) for s in [(N, T, D), (D, 4 * H), (H, 4 * H), (4 * H,), (N, H),
@@ -753,6 +771,9 @@ OPS = [
     # compositions of ops/composite.py
     OpInfo("layer_norm", F.layer_norm, layer_norm_args(), layer_norm_ref),
     OpInfo("masked_softmax", F.masked_softmax, masked_args(), masked_softmax_ref),
+    OpInfo("batch_norm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+           batch_norm_args(), batch_norm_ref,
+           lambda x, w, b: _t("nn.functional.batch_norm")(x, None, None, w, b, training=True)),
     elementwise("softplus", R, lambda x: np.logaddexp(0, x),
                 lambda x: _t("nn.functional.softplus")(x)),
     elementwise("gelu", R, gelu_ref,
@@ -768,13 +789,6 @@ OPS = [
            bce_args(), bce_ref,
            lambda z, t: _t("nn.functional.binary_cross_entropy_with_logits")(z, t)),
 ]
-
-# A new op is one row here. F.batch_norm (nn's batch norm, in training mode a composition
-# over the batch axis) gets its row where it lands, e.g.
-#     OpInfo("batch_norm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
-#            batch_norm_args(), batch_norm_ref, torch=..., ...)
-# with batch_norm_args drawing x of shape (N >= 2, C) with distinct entries per column (a
-# variance well away from 0), as layer_norm_args does along the last axis.
 
 ROWS = {row.id: row for row in OPS}
 assert len(ROWS) == len(OPS), "two rows with one id"

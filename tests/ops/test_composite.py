@@ -1,7 +1,7 @@
 """The compositions of ops/composite.py: each row of OPS is one op with a NumPy reference
 and an input strategy; every row is checked forward, first order and second order against
 finite differences. Hand cases below pin what a table cannot: exact zeros of the masked
-softmax, fully masked rows, large |x|, dropout's seeding and its identity under no_grad."""
+softmax, fully masked rows, large |x|, dropout's seeding and its identity when not training."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -322,17 +322,19 @@ def test_circular_convolution_needs_an_odd_kernel():
 
 
 # --- dropout -----------------------------------------------------------------------------------
-def test_dropout_is_seeded_scaled_and_the_identity_without_recording():
+def test_dropout_is_seeded_scaled_and_the_identity_only_when_not_training():
     x = Variable(np.ones((200, 50)))
     a = F.dropout(x, 0.25, np.random.default_rng(11))
     b = F.dropout(x, 0.25, np.random.default_rng(11))
     np.testing.assert_array_equal(a.data, b.data)                    # the seed decides
     assert set(np.unique(a.data)) == {0.0, 1 / 0.75}
     assert abs((a.data == 0).mean() - 0.25) < 0.01
-    with tga.no_grad():
-        assert F.dropout(x, 0.25, np.random.default_rng(11)) is x      # evaluation
-        assert F.dropout(x, 0.25, np.random.default_rng(11), training=True) is not x
-    assert F.dropout(x, 0.25, np.random.default_rng(11), training=False) is x
+    with tga.no_grad():              # the mode decides, not whether ops are recorded
+        np.testing.assert_array_equal(F.dropout(x, 0.25, np.random.default_rng(11)).data,
+                                      a.data)
+    assert F.dropout(x, 0.25, np.random.default_rng(11), training=False) is x   # evaluation
+    with pytest.raises(TypeError, match="dropout: training must be True or False"):
+        F.dropout(x, 0.25, np.random.default_rng(11), training=None)
     assert F.dropout(x, 0.0, None) is x
     (g,) = grad((a * 3.0).sum(), [x])
     np.testing.assert_array_equal(g.data, 3.0 * a.data)               # gy * mask / (1 - p)

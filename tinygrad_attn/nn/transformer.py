@@ -4,7 +4,7 @@
     MultiHeadAttention    every head and every query step in one batched matmul
     PositionalEncoding    the sinusoidal table added to the embeddings
     FeedForward           Linear -> relu (or gelu) -> Linear, position-wise
-    Dropout               F.dropout with the layer's own seeded Generator
+    Dropout               (nn/layers.py) F.dropout in training mode, the identity in eval
     TransformerEncoderLayer / TransformerDecoderLayer   pre-norm residual blocks
 
 Pre-norm (x + Sublayer(LayerNorm(x)), Xiong et al. 2020, "On Layer Normalization in the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functions as F
-from .layers import Linear, make_rng
+from .layers import Dropout, Linear, make_rng
 from .module import Module, Parameter
 
 __all__ = ["LayerNorm", "MultiHeadAttention", "PositionalEncoding", "FeedForward", "Dropout",
@@ -40,19 +40,6 @@ class LayerNorm(Module):
 
     def forward(self, x):
         return F.layer_norm(x, self.gamma, self.beta, eps=self.eps)
-
-
-class Dropout(Module):
-    """`F.dropout` with probability `p`, drawing masks from its own Generator; the identity
-    under `no_grad()` (evaluation, decoding) and when p == 0."""
-
-    def __init__(self, p=0.0, *, rng=None, seed=None):
-        super().__init__()
-        self.p = float(p)
-        self.rng = make_rng(rng, seed)
-
-    def forward(self, x):
-        return F.dropout(x, self.p, self.rng) if self.p else x
 
 
 class MultiHeadAttention(Module):

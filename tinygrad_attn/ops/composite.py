@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tape import Variable, as_operand, as_variable, is_grad_enabled
+from ..tape import Variable, as_operand, as_variable
 from ._axes import normalize_axis
 from ._operands import operands
 from .arithmetic import mul
@@ -149,19 +149,19 @@ def circular_convolution(w, s):
     return _sum(expand_dims(s, -1) * shifted, -2)
 
 
-def dropout(x, p, rng, training=None):
+def dropout(x, p, rng, training=True):
     """x with each entry zeroed with probability `p` and the rest scaled by 1/(1-p).
 
     `rng` (a numpy Generator) draws the mask, so a run is reproducible from its seed.
-    `training` None means "while ops are recorded": dropout is the identity under
-    `no_grad()`, which is how every evaluation in this project runs (decoding, the
-    Trainer's evaluation), so models need no train/eval switch; pass True/False to decide
-    explicitly. The mask is a constant: the gradient is gy * mask / (1 - p).
+    `training` False makes it the identity (no mask is drawn): evaluation. As in PyTorch,
+    the default is True whether or not ops are being recorded; `nn.Dropout` passes its
+    module's mode (``module.train()`` / ``module.eval()``). The mask is a constant: the
+    gradient is gy * mask / (1 - p).
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
-    if training is None:
-        training = is_grad_enabled()
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"dropout: training must be True or False, got {training!r}")
     if not training or p == 0.0:
         return x
     if not isinstance(rng, np.random.Generator):
