@@ -155,10 +155,10 @@ def test_the_models_lstm_steps_roll(name):
     # the stacked hidden states leave the block along one edge carrying all copies
     stacks = {g.cluster(f): f for f in g.of_kind("f") if g.label(f).startswith("stack")}
     into = {at for a, b, at in edges_with_attrs(dot) if b == stacks["cluster_decoder.lstm"]}
-    assert 'fontsize="9" fontcolor="#EA580C" label="×4"' in into
+    assert any('label="×4"' in at for at in into)
     if name == "attention":        # the only model that reads every encoder state
         into = {at for a, b, at in edges_with_attrs(dot) if b == stacks["cluster_encoder.lstm"]}
-        assert 'fontsize="9" fontcolor="#EA580C" label="×6"' in into
+        assert any('label="×6"' in at for at in into)
     unrolled = make_dot(loss, params, roll=False)
     assert unrolled.rolled == [] and unrolled.counts["nodes"] > 1.7 * dot.counts["nodes"]
 

@@ -160,11 +160,23 @@ class _Build:
         opts.update(names=self.names, saved=self.saved, outputs=list(outs), depth=self.depth,
                     loss=(outs[0].name or "loss") if len(outs) == 1 else "outputs")
         loss = opts["loss"]
-        opts["grad_names"] = {}
+        # an intermediate's gradient by its name, else by the op that made it; a label
+        # two gradients would share is left off (a leaf's has its own labelled node)
+        found = {}
         for gid, xs in self.grad_values.items():
-            named = {self.names.get(id(x)) or x.name for x in xs}
-            if len(named) == 1 and None not in named:
-                opts["grad_names"][gid] = f"d {loss} / d {named.pop()}"
+            inter = [x for x in xs if x.creator is not None]
+            if inter:
+                x = max(inter, key=lambda v: v.generation)    # the first it was made for
+                name = self.names.get(id(x)) or x.name
+                if not name:
+                    f = x.creator
+                    name = f.name + (f"[{next(o for o, r in enumerate(f.outputs) if r() is x)}]"
+                                     if len(f.outputs) > 1 else "")
+                found[gid] = f"d {loss} / d {name}"
+        counts = {}
+        for text in found.values():
+            counts[text] = counts.get(text, 0) + 1
+        opts["grad_names"] = {g: t for g, t in found.items() if counts[t] == 1}
         return picture
 
     def _box_steps(self, picture):
@@ -507,6 +519,9 @@ class _Build:
     def _add(self, tail, head, kind, link, slot=None, recurrent=False):
         if tail is None or head is None or tail == head:
             return
+        a, b = self.pic.nodes[tail].block, self.pic.nodes[head].block
+        if a != b:
+            slot = None     # into or out of a rolled block: one edge carries every copy
         key = (tail, head, kind, slot, recurrent)
         e = self.agg.get(key)
         if e is None:
@@ -581,6 +596,8 @@ class _Build:
             if all(len({self._ran_pattern(copy[j], ran_of) for copy in block.copies}) == 1
                    for j in range(block.period)):
                 self.mirrored.add(b)
+                mark, common = self.marks[b]
+                pic.blocks.append((mark, (BACKWARD,) + _strip_backward(common), block))
         rule_node = {}                 # (block, position) or unit -> node id
         self.rule_node_of = {}         # id(forward Function) -> node id
         for f, _, _ in ran.steps:
