@@ -164,7 +164,7 @@ class _Build:
         # two gradients would share is left off (a leaf's has its own labelled node)
         found = {}
         for gid, xs in self.grad_values.items():
-            inter = [x for x in xs if x.creator is not None]
+            inter = [x for x in xs if x.creator is not None and id(x) not in self.output_ids]
             if inter:
                 x = max(inter, key=lambda v: v.generation)    # the first it was made for
                 name = self.names.get(id(x)) or x.name
