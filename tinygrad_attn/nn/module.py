@@ -5,17 +5,30 @@
 `named_parameters()` (dotted paths such as ``decoder.lstm.Wx``), `children()`,
 `zero_grad()`, `state_dict()`, `load_state_dict()`. Calling a module runs its `forward`
 inside ``name_scope(<the attribute name its parent holds it under>)``, so the ops of
-``model.decoder.attention`` are recorded under the scope ``('decoder', 'attention')``.
+``model.decoder.attention`` are recorded under the scope ``('decoder', 'attention')``. Each
+call's name in that path is numbered (`CallName`), so a diagram can draw one node per call.
 """
 from __future__ import annotations
 
-import contextlib
+import itertools
 
 import numpy as np
 
-from ..tape import Variable, name_scope
+from ..tape import Variable, _scope
 
-__all__ = ["Parameter", "Module"]
+__all__ = ["Parameter", "Module", "CallName"]
+
+_calls = itertools.count(1)
+
+
+class CallName(str):
+    """A module's name in a scope path, equal to the plain name, that also says which call
+    it was (`call`, unique in the process): diagrams draw two calls of one module apart."""
+
+    def __new__(cls, name):
+        self = super().__new__(cls, name)
+        self.call = next(_calls)
+        return self
 
 
 class Parameter(Variable):
@@ -73,9 +86,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, *args, **kwargs):
-        scope = name_scope(self._scope_name) if self._scope_name else contextlib.nullcontext()
-        with scope:
+        if not self._scope_name:
             return self.forward(*args, **kwargs)
+        # name_scope(self._scope_name), with the call numbered (the scope is a ContextVar)
+        token = _scope.set(_scope.get() + (CallName(self._scope_name),))
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _scope.reset(token)
 
     # --- walking the tree ---------------------------------------------------------------
     def children(self):

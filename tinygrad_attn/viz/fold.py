@@ -58,10 +58,11 @@ def fold_units(tape, scopes, backward, max_depth, modules):
         for fi, s in enumerate(scopes):
             if not s:
                 continue
-            depth = len(s) if max_depth is None else min(len(s), max_depth + 1)
-            if depth == len(s) and keys[fi] in parents:
-                continue        # an op of a module that has child modules: drawn as is
-            prefix[fi] = depth
+            if max_depth is not None and len(s) >= max_depth + 1:
+                prefix[fi] = max_depth + 1       # folded into its ancestor at that depth
+            elif keys[fi] not in parents:
+                prefix[fi] = len(s)              # a call with no calls inside: one box
+            # else: an op of a module that calls others (a concat between them): as is
     elif max_depth is not None:
         for fi, s in enumerate(scopes):
             if len(s) > max_depth:

@@ -12,11 +12,12 @@ at position j comes, in every copy, from the same place: the same position of th
 copy, the same position of the previous copy (a *recurrent* input: h, c), or outside the
 block (one shared Variable such as Wh, or one per copy such as the step's slice of the
 input). The integers left out of the code must step evenly from copy to copy (``xs[:, t]``
-with t = 0, 1, 2, ...) or stay equal. Among overlapping repeats the one covering most units
-wins (the shortest period on ties) and its phase is the rotation with the fewest edges from
-one copy to the next (h and c, not half a cell). Then the block grows by one copy before and
-after for as long as the wiring finds one (the first step, whose ops tie in program order,
-is one when it does the same work). At least 3 copies.
+with t = 0, 1, 2, ...) or stay equal. Each rotation of a repeat grows by one copy before and
+after for as long as the wiring finds one (the first step, whose ops tie in program order
+where h0 is a leaf, is one when it does the same work); the rotation with the most copies
+wins, then the one with the fewest edges from one copy to the next (h and c, not half a
+cell). Among overlapping repeats the one covering most units wins (the shortest period on
+ties). At least 3 copies.
 
 Imports nothing of the library: it reads units through the small records it is given.
 """
@@ -346,8 +347,8 @@ def _free_runs(taken, start, span, shortest):
 
 
 def _best_phase(search, order, start, span, p):
-    """The rotation of the periodic stretch order[start:start+span] with the fewest edges
-    crossing between copies (then the most copies, counting those grown on either side)
+    """The rotation of the periodic stretch order[start:start+span] with the most copies
+    (counting those grown on either side), then the fewest edges crossing between copies,
     whose copies are wired alike, as (copies, check); None if there is none."""
     best = None
     for phase in range(p):
@@ -368,7 +369,7 @@ def _best_phase(search, order, start, span, p):
                 if grown is None:
                     break
                 copies, checked = grown
-        key = (checked[0], -len(copies))
+        key = (-len(copies), checked[0])     # most copies, then fewest crossing edges
         if best is None or key < best[0]:
             best = (key, copies, checked)
     return None if best is None else best[1:]
