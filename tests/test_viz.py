@@ -426,18 +426,40 @@ def test_attention_model_folds_to_its_modules():
                                                     "cluster_encoder.lstm"]
 
 
-def test_render_warns_before_a_layout_that_would_take_minutes(tmp_path, monkeypatch):
-    # dot itself is replaced: only the decision to warn is under test, not Graphviz's speed
-    graphviz = pytest.importorskip("graphviz")
-    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda self, format=None: b"<svg/>")
+def unrolled_rnn(T=30, H=8):
+    """A hand-written RNN unrolled in one scope: Wx, Wh and xs read by every step, edges
+    that span the whole picture (dot took 8-23 s on it, docs/graphs.md)."""
+    rng = np.random.default_rng(0)
+    Wx = tga.Variable(rng.standard_normal((4, H)), name="Wx")
+    Wh = tga.Variable(rng.standard_normal((H, H)), name="Wh")
+    xs = tga.Variable(rng.standard_normal((2, T, 4)), name="xs")
+    h = tga.Variable(np.zeros((2, H)), name="h0")
+    for t in range(T):
+        with tga.name_scope("rnn"):
+            h = F.tanh(xs[:, t] @ Wx + h @ Wh)
+    return F.sum(h)
+
+
+def test_render_folds_before_a_layout_that_would_take_minutes(tmp_path, monkeypatch):
+    # dot itself is replaced: only the decision to fold is under test, not Graphviz's speed
+    import importlib
+    rendering = importlib.import_module("tinygrad_attn.viz.render")
+    laid = []
+    monkeypatch.setattr(rendering, "_run", lambda cmd, source, path, timeout:
+                        laid.append(source) or b"<svg/>")
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
-    x = leaf((2,), "x")
-    y = x
-    for _ in range(viz.SLOW_LAYOUT_EDGES):
-        y = F.tanh(y)
-    with pytest.warns(viz.LargeGraphWarning, match="max_depth=1"):
-        render(y, tmp_path / "big.svg", roll=False)     # rolled, the chain is one op
+    y = unrolled_rnn()
+    assert viz.layout_cost(make_dot(y, roll=False)) > viz.LAYOUT_BUDGET
+    with pytest.warns(viz.LargeGraphWarning, match="max_depth=0"):
+        render(y, tmp_path / "big.svg", roll=False)     # rolled, it is one small cluster
+    assert "folded to max_depth=0" in laid[-1] and "rnn" in laid[-1]
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        render(F.tanh(x), tmp_path / "small.svg")   # a small graph: no warning
+        render(y, tmp_path / "rolled.svg")              # rolled: within the budget
+        render(F.tanh(leaf((2,), "x")), tmp_path / "small.svg")
+    x = leaf((2,), "x")
+    for _ in range(3000):
+        x = F.tanh(x)
+    with pytest.warns(viz.LargeGraphWarning, match="no scope left to fold"):
+        render(x, tmp_path / "chain.svg", roll=False)   # nothing to fold: said, and drawn

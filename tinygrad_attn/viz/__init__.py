@@ -36,10 +36,11 @@ tape, reverse mode (backward only) and each other.
 """
 from .diagram import Diagram
 from .dot import make_dot
-from .render import (SLOW_LAYOUT_EDGES, GraphvizNotFoundError, LargeGraphWarning, render,
-                     within_budget)
+from .render import (LAYOUT_BUDGET, MAX_PIXELS, GraphvizError, GraphvizNotFoundError,
+                     LargeGraphWarning, layout_cost, render, within_budget)
 from .replay import Replay, replay
 from .style import STYLES
 
-__all__ = ["make_dot", "render", "replay", "Diagram", "Replay", "within_budget",
-           "GraphvizNotFoundError", "LargeGraphWarning", "SLOW_LAYOUT_EDGES", "STYLES"]
+__all__ = ["make_dot", "render", "replay", "Diagram", "Replay", "within_budget", "layout_cost",
+           "GraphvizNotFoundError", "GraphvizError", "LargeGraphWarning", "LAYOUT_BUDGET",
+           "MAX_PIXELS", "STYLES"]

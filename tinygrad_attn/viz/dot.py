@@ -655,10 +655,9 @@ class _Build:
                     src = self.rep.get(self.unit_of_op[tape.op(c)])
                     rec = src is not None and src[0] == at[0] and src[1] == at[1] - 1
                 add(tail, head, EdgeKind.GRAD, link, None, rec)
-        # dashed links: each forward node to the node of its rules
-        for f, _, _ in ran.steps:
-            add(self.unit_node[self.unit_of_op[tape.op(f)]], self.rule_node_of[id(f)],
-                EdgeKind.LINK, Link(f, self._rule(f), None))
+        # (no dashed link from each forward op to its rule: the backward cluster mirrors the
+        # forward scopes and names each rule by its op; links across the whole picture made
+        # Graphviz's layout 20 times slower and the picture hard to read)
 
     def _sinks(self, box_readers):
         """A labelled node per leaf's gradient (a leaf merged per copy: one node for all);
