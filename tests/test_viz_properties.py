@@ -5,7 +5,7 @@ tape edge is drawn once between the boxes that hold its ends; no cycle but a mar
 recurrent edge; every leaf's gradient drawn once, labelled."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import event, given, strategies as st
 
 from tinygrad_attn.viz import make_dot
 
@@ -34,7 +34,23 @@ def test_every_F_op_has_a_row_in_the_program_generator():
 def test_random_programs_draw_correctly(program, option_sets):
     plain = draw(program, dict(roll=False))
     check(plain, program.outputs, dict(roll=False))
+    event(f"ops on the tape: {_bucket(len(plain.picture.nodes))}")
     for options in option_sets:
         dot = draw(program, options)
-        if dot is not None:
-            check(dot, program.outputs, options)
+        if dot is None:
+            event("backward from a non-scalar: the documented error")
+            continue
+        check(dot, program.outputs, options)
+        pic = dot.picture
+        if pic.blocks:
+            event("rolled")
+        if any(n.kind.value == "box" for n in pic.nodes):
+            event("folded")
+        if any(n.copies > 1 and n.kind.value == "box" for n in pic.nodes):
+            event("rolled boxes")
+        if options["backward"]:
+            event(f"backward {options['backward']}")
+
+
+def _bucket(n):
+    return next(f"<= {b}" for b in (10, 30, 100, 300, 1000, 10 ** 9) if n <= b)

@@ -161,7 +161,7 @@ class Program:
 
 
 @st.composite
-def programs(draw, max_statements=6):
+def programs(draw, max_statements=8):
     seed = draw(st.integers(0, 2 ** 16))
     ctx = Ctx(seed)
     rng = ctx.rng
@@ -182,9 +182,9 @@ def programs(draw, max_statements=6):
         pool.append(ALL_ROWS[name](h, o, k, ctx))
 
     def loop_statement():
-        T = draw(st.integers(2, 7))
+        T = draw(st.integers(3, 8))
         body = draw(st.lists(st.tuples(st.sampled_from(ROW_NAMES), st.sampled_from("xhs"),
-                                       st.integers(0, 2)), min_size=1, max_size=3))
+                                       st.integers(0, 2)), min_size=1, max_size=4))
         source = draw(st.sampled_from(["getitem", "unstack", "leaf", "list", "shared"]))
         scoped = draw(st.sampled_from(["none", "each", "whole"]))
         name = draw(st.sampled_from(SCOPE_NAMES))
@@ -227,7 +227,7 @@ def programs(draw, max_statements=6):
         pool.append(g)
 
     def statement(depth=0):
-        kind = draw(st.sampled_from(["op", "op", "loop", "scope", "grad"]))
+        kind = draw(st.sampled_from(["loop", "op", "op", "loop", "scope", "grad"]))
         if kind == "op":
             op_statement()
         elif kind == "loop":
@@ -240,9 +240,10 @@ def programs(draw, max_statements=6):
             op_statement()
 
     with np.errstate(all="ignore"):
-        for _ in range(draw(st.integers(1, max_statements))):
+        for _ in range(draw(st.integers(2, max_statements))):
             statement()
-        picked = draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=3))
+        # the last value made, and maybe some others (several outputs summed)
+        picked = [len(pool) - 1] + draw(st.lists(st.integers(0, len(pool) - 1), max_size=2))
         terms = [F.sum(pool[i]) for i in picked]
         loss = terms[0]
         for t in terms[1:]:
@@ -260,14 +261,24 @@ def programs(draw, max_statements=6):
     return Program(outputs, params, ctx, scalar, text)
 
 
-OPTION_SETS = st.fixed_dictionaries({
-    "roll": st.booleans(),
-    "max_depth": st.sampled_from([None, 0, 1, 2]),
-    "backward": st.sampled_from([False, True, "expanded"]),
-    "show_values": st.booleans(),
-    "show_saved": st.booleans(),
-    "group": st.sampled_from([True, True, False]),
-})
+@st.composite
+def option_sets(draw):
+    """One set of make_dot options: roll on/off, max_depth None/0/1/2, backward off,
+    compact or expanded, show_values, show_saved, group, the module view."""
+    view = draw(st.sampled_from(["ops", "ops", "ops", "modules"]))
+    return {
+        "roll": draw(st.booleans()),
+        "max_depth": draw(st.sampled_from([None, 0, 1, 2])),
+        "backward": False if view == "modules" else draw(
+            st.sampled_from([False, True, "expanded"])),
+        "show_values": draw(st.booleans()),
+        "show_saved": draw(st.booleans()),
+        "group": draw(st.sampled_from([True, True, False])),
+        "view": view,
+    }
+
+
+OPTION_SETS = option_sets()
 
 
 # --- the checker --------------------------------------------------------------------------
@@ -366,6 +377,10 @@ def check(dot, program_outputs, options):
                 ("edge member between other nodes", m)
             key = (id(tail), id(head), slot)
             carried[key] = carried.get(key, 0) + 1
+    loops = {(id(m[0]), id(m[1]), m[2]) for e in pic.edges if e.tail == e.head
+             for m in e.members}
+    for e in pic.edges:
+        assert e.tail != e.head or e.recurrent, ("a loop that is not a recurrent edge", e)
     tape_edges = {}
     every_edge = list(walk.edges)
     if options.get("backward") == "expanded":
@@ -399,6 +414,8 @@ def check(dot, program_outputs, options):
                     pic.node_of.get(id(tail.creator)) == n.id:
                 same = _box_copy(n, tail.creator) == _box_copy(n, head)
         got = carried.get(key, 0)
+        if same and key in loops:
+            same = False        # a rolled unit feeding its own next copy: a marked loop
         assert got == (0 if same else 1), ("tape edge drawn", got, "times", tail, head, slot)
     assert set(carried) <= set(tape_edges), "a drawn edge for no tape edge"
     unrolled = not options.get("roll", True)
@@ -584,6 +601,8 @@ def _check_backward(pic, outs, walk, options, body):
         grad_node = {id(m.leaf): n.id for n in pic.nodes for m in n.members
                      if isinstance(m, Grad)}
         carried = {}
+        grad_loops = {(id(m.tail.function), m.slot) for e in pic.edges
+                      if e.kind is EdgeKind.GRAD and e.tail == e.head for m in e.members}
         for e in pic.edges:
             if e.kind is EdgeKind.GRAD:
                 for m in e.members:
@@ -602,7 +621,8 @@ def _check_backward(pic, outs, walk, options, body):
                     b = rule_node[id(x.creator)]
                 a = rule_node[id(f)]
                 got = carried.get((id(f), i), 0)
-                assert got == (0 if a == b else 1), ("gradient edge", f, i, got)
+                looped = (id(f), i) in grad_loops      # a mirrored step to its previous copy
+                assert got == (0 if a == b and not looped else 1), ("gradient edge", f, i, got)
     if options.get("backward") == "expanded":
         # the drawn gradient is the one the recorded pass computes (create_graph=True)
         recorded = {}

@@ -517,11 +517,12 @@ class _Build:
         return "input"
 
     def _add(self, tail, head, kind, link, slot=None, recurrent=False):
-        if tail is None or head is None or tail == head:
-            return
+        if tail is None or head is None or (tail == head and not recurrent):
+            return          # inside one box (a rolled unit feeding its next copy: a loop)
         a, b = self.pic.nodes[tail].block, self.pic.nodes[head].block
-        if a != b:
-            slot = None     # into or out of a rolled block: one edge carries every copy
+        if a != b and (b is None or self.pic.nodes[head].kind is NodeKind.VALUE):
+            slot = None     # out of a rolled block: one edge carries every copy (into a
+            #                 stack, each copy's h is another input slot)
         key = (tail, head, kind, slot, recurrent)
         e = self.agg.get(key)
         if e is None:
@@ -748,6 +749,7 @@ class _Build:
                 parts.append(_shapes_label(e.members, self.opt["show_dtypes"]))
             t, h = pic.nodes[e.tail], pic.nodes[e.head]
             if not (t.block == h.block and t.block is not None):
+                # the copies of what reads along the edge, else of what it comes from
                 rolled, side = (h, 1) if h.block is not None else (t, 0)
                 if rolled.block is not None:
                     ks = {self.copy_of.get(id(m[side])) for m in e.members} - {None}
