@@ -448,8 +448,9 @@ class _Build:
         tape, pic = self.tape, self.pic
         for b, block in enumerate(self.blocks):
             for j, i, values, decision in block.per_copy:
-                if decision != "merge" or any(self.value_node[v] is not None for v in values):
-                    continue
+                if decision != "merge" or any(self.value_node[v] is not None or self.through[v]
+                                              or self.hidden_in[v] is not None for v in values):
+                    continue        # (the module view draws what passes between units as edges)
                 xs = [tape.values[v] for v in values]
                 if xs[0].creator is None:
                     place = _common_prefix([self._rolled_path(u)

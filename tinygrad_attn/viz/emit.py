@@ -272,8 +272,9 @@ def _grad_sink(n, pic):
     names = _names(pic)
     loss = pic.options.get("loss", "loss")
     name = names.get(id(x)) or x.name
-    text = f"d {loss} / d {name}" if name else f"d {loss} / d {fmt_shape(x.shape)} leaf"
-    rows = [f"<B>{h(_strip_scope(text, ()))}</B>"]
+    short = _strip_scope(name, [p for p in n.place if isinstance(p, Scope)])
+    text = f"d {loss} / d {short}" if name else f"d {loss} / d {fmt_shape(x.shape)} leaf"
+    rows = [f"<B>{h(text)}</B>"]
     detail = []
     if pic.options["show_shapes"]:
         detail.append(fmt_shape(x.shape))

@@ -198,12 +198,26 @@ def _draw(dot, fmt, path, timeout):
     dpi = PNG_DPI
     if side * PNG_DPI > MAX_PIXELS:
         dpi = max(1, int(MAX_PIXELS / side))
+    while True:      # drawn from the layout (no second layout): check, and shrink if over
+        data = _run(["neato", "-n2", "-Tpng", f"-Gdpi={dpi}"], laid, path, timeout)
+        w, h = _png_size(data)
+        if max(w, h) <= MAX_PIXELS or dpi == 1:
+            break
+        dpi = max(1, min(dpi - 1, int(dpi * MAX_PIXELS / max(w, h))))
+    if dpi < PNG_DPI:
         warnings.warn(
-            f"render: at {PNG_DPI} dpi this picture would be {int(width / 72 * PNG_DPI)} x "
-            f"{int(height / 72 * PNG_DPI)} px, more than image viewers open; drawn at "
-            f"{dpi} dpi (at most {MAX_PIXELS} px a side). Write .svg or .pdf for every "
-            "detail, or fold with max_depth=", LargeGraphWarning, stacklevel=4)
-    return _run(["neato", "-n2", "-Tpng", f"-Gdpi={dpi}"], laid, path, timeout)
+            f"render: at {PNG_DPI} dpi this picture would be about "
+            f"{int(width / 72 * PNG_DPI)} x {int(height / 72 * PNG_DPI)} px, more than image "
+            f"viewers open; drawn at {dpi} dpi ({w} x {h} px, at most {MAX_PIXELS} a side). "
+            "Write .svg or .pdf for every detail, or fold with max_depth=",
+            LargeGraphWarning, stacklevel=4)
+    return data
+
+
+def _png_size(data):
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 24:
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def _run(command, source, path, timeout):
