@@ -31,7 +31,12 @@ def emit(pic):
             finished[place[:k]] = key
     body = _nest(members, finished)
     for e in pic.edges:
-        body.append(f"\t{pic.nodes[e.tail].key} -> {pic.nodes[e.head].key}{_edge(e)}\n")
+        a, b = pic.nodes[e.tail].key, pic.nodes[e.head].key
+        if e.kind is EdgeKind.GRAD:
+            # laid out as the forward edge it mirrors, drawn pointing back: each rule sits
+            # level with its op, the backward pass beside the forward one, read upwards
+            a, b = b, a
+        body.append(f"\t{a} -> {b}{_edge(e)}\n")
     captions = list(pic.captions)
     if opt["show_values"]:
         ran = any(isinstance(m, _Variable) and m.grad is not None
@@ -92,8 +97,8 @@ def _nest(members, finished):
             if prefix not in children:
                 children[prefix] = []
                 children.setdefault(prefix[:-1], []).append(prefix)
-    for kids in children.values():
-        kids.sort(key=lambda c: finished.get(c, (9, 0, 0)))
+    for kids in children.values():     # (the backward pass last: drawn to the right)
+        kids.sort(key=lambda c: (isinstance(c[-1], Backward), finished.get(c, (9, 0, 0))))
     lines = list(members.get((), ()))
     stack = [("open", c) for c in reversed(children[()])]
     number = 0
@@ -366,8 +371,11 @@ def _edge(e):
                 'penwidth="0.8"]')
     if e.kind in (EdgeKind.GRAD, EdgeKind.SEED):
         extra.append(f'color="{STYLES["grad"]["color"]}"')
-    if e.kind is EdgeKind.SEED:
-        extra += ['style="bold"', 'label="1"', 'fontsize="9"',
+    if e.kind is EdgeKind.GRAD:
+        # two ranks, as the forward's op -> Variable -> op: each rule level with its op
+        extra += ['dir="back"', 'minlen="2"']
+    if e.kind is EdgeKind.SEED:       # across, from the loss to the rule beside it
+        extra += ['style="bold"', 'label="1"', 'fontsize="9"', 'constraint="false"',
                   f'fontcolor="{STYLES["grad"]["color"]}"']
     if e.recurrent:
         extra += [f"color={q(RECURRENT_COLOR)}", 'penwidth="2"', 'constraint="false"',
@@ -376,8 +384,6 @@ def _edge(e):
         extra += [f"label={q(e.label)}", 'fontsize="9"']
         if not e.recurrent:
             extra.append(f'fontcolor="{ROLL_BORDER if "×" in e.label or e.label in ("last", "first") else "#475569"}"')
-    if e.kind is EdgeKind.DATA and not e.recurrent and len(e.members) > 1 and not e.label:
-        pass
     return f" [{' '.join(extra)}]" if extra else ""
 
 
