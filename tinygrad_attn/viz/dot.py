@@ -125,11 +125,12 @@ class _Build:
             from .backward import record   # runs reverse mode: only diagrams that ask for it
             rec = record(outs)
             self.rule_of = rec.rule_of
+            self.made_at = {id(f): k for k, f in enumerate(rec.functions)}
             for x, g in rec.grads.values():
                 self.grad_values.setdefault(id(g), []).append(x)
-                roots.append(g)
                 if x.creator is None and id(x) not in self.output_ids:
                     self.leaf_grads.append((x, g))
+                    roots.append(g)     # (the recorded ops are what leads to these)
         self.tape = tape = _tape(roots)
         self.saved = {}
         if opt["show_saved"]:
@@ -715,14 +716,17 @@ class _Build:
             if id(x) in sink_of and gv is not None:
                 self._add(self._node_of_value(gv), sink_of[id(x)], EdgeKind.GRAD,
                           Link(g, self._grad(x), None))
-        # dashed links: each forward op to the ops its rule recorded
+        # a dashed link from each forward op to the first op its rule recorded
+        first = {}
         for fi, f in enumerate(tape.ops):
             fwd = self.rule_of.get(id(f))
             fo = tape.op(fwd) if fwd is not None else None
-            if fo is not None:
-                self._add(self.unit_node[self.unit_of_op[fo]],
-                          self.unit_node[self.unit_of_op[fi]], EdgeKind.LINK,
-                          Link(fwd, f, None))
+            if fo is not None and (fo not in first or self.made_at[id(f)] <
+                                   self.made_at[id(tape.ops[first[fo]])]):
+                first[fo] = fi
+        for fo, fi in first.items():
+            self._add(self.unit_node[self.unit_of_op[fo]], self.unit_node[self.unit_of_op[fi]],
+                      EdgeKind.LINK, Link(tape.ops[fo], tape.ops[fi], None))
 
     def _node_of_value(self, v):
         if self.value_node[v] is not None:
@@ -744,17 +748,20 @@ class _Build:
                 e.label = "next step" if e.kind is EdgeKind.DATA else "previous step"
                 continue
             parts = []
+            t, h = pic.nodes[e.tail], pic.nodes[e.head]
             if e.kind is EdgeKind.GRAD:
                 parts.append(_grad_label(e.members))
-            elif self.modules and e.kind is EdgeKind.DATA:
+            elif self.modules and e.kind is EdgeKind.DATA and \
+                    NodeKind.VALUE not in (t.kind, h.kind):
                 parts.append(_shapes_label(e.members, self.opt["show_dtypes"]))
-            t, h = pic.nodes[e.tail], pic.nodes[e.head]
             if not (t.block == h.block and t.block is not None):
                 # the copies of what reads along the edge, else of what it comes from
                 rolled, side = (h, 1) if h.block is not None else (t, 0)
                 if rolled.block is not None:
                     ks = {self.copy_of.get(id(m[side])) for m in e.members} - {None}
-                    parts.append(_copies_label(ks, rolled.copies))
+                    if not (side == 1 and len(ks) == rolled.copies):
+                        # (every copy reading one shared thing needs no label)
+                        parts.append(_copies_label(ks, rolled.copies))
             text = " ".join(p for p in parts if p)
             e.label = text or None
 

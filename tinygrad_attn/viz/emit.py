@@ -125,17 +125,17 @@ def _cluster_attrs(place):
                "wiring), drawn once" + (f" in {path}" if path else ""))
         return (f"label=<<B>× {last.copies}</B>> tooltip={q(tip)} "
                 f'style="rounded,filled,bold" fillcolor="{ROLL_FILL}" color="{ROLL_BORDER}" '
-                f'fontcolor="{ROLL_BORDER}" fontsize="13" labeljust="r" penwidth="1.5"')
+                f'fontcolor="{ROLL_BORDER}" fontsize="13" labeljust="r" labelloc="t" penwidth="1.5"')
     if isinstance(last, Backward):
         return (f'label=<<B>backward</B>> tooltip="the backward pass" style="rounded,filled" '
                 f'fillcolor="{BACKWARD_FILL}" color="#FDA4AF" fontcolor="#881337" '
-                f'fontsize="12" labeljust="l" penwidth="1"')
+                f'fontsize="12" labeljust="l" labelloc="t" penwidth="1"')
     depth = sum(1 for p in place if isinstance(p, Scope))
     fill = BACKWARD_FILL if any(isinstance(p, Backward) for p in place) else \
         CLUSTER_FILLS[min(depth, len(CLUSTER_FILLS)) - 1]
     return (f"label=<<B>{h(last.name)}</B>> tooltip={q(path)} "
             f'style="rounded,filled" fillcolor="{fill}" color="{CLUSTER_BORDER}" '
-            f'fontcolor="#334155" fontsize="11" labeljust="l" penwidth="1"')
+            f'fontcolor="#334155" fontsize="11" labeljust="l" labelloc="t" penwidth="1"')
 
 
 # --- nodes ----------------------------------------------------------------------------------
@@ -222,9 +222,11 @@ def _value(n, pic):
     return attrs(style, (("label", label), ("tooltip", tip)))
 
 
-def _saved_rows(functions, pic):
+def _saved_rows(functions, pic, rule=False):
+    """What the op's Function keeps for its rule: on the compact backward's node when it
+    is drawn, else on the op."""
     saved = pic.options.get("saved", {})
-    if not pic.options["show_saved"]:
+    if not pic.options["show_saved"] or (pic.options["backward"] == "compact" and not rule):
         return []
     items = saved.get(id(functions[0]), [])
     rows = []
@@ -262,7 +264,7 @@ def _rule(n, pic):
     functions = n.info["rules"]
     f = functions[0]
     label = f"<<B>{h(f.name)}</B>"
-    for r in _saved_rows(functions, pic):
+    for r in _saved_rows(functions, pic, rule=True):
         label += "<BR/>" + r
     label += ">"
     scope = ".".join(p.name for p in n.place if isinstance(p, Scope))
@@ -347,7 +349,7 @@ def _box(n, pic):
     if n.copies > 1:
         count += f" · {n.copies} calls"
     rows.append(f'<FONT POINT-SIZE="8" COLOR="#6D28D9"><I>{h(count)}</I></FONT>')
-    for r in _saved_rows(n.info["rules"], pic) if rule else []:
+    for r in _saved_rows(n.info["rules"], pic, rule=True) if rule else []:
         rows.append(r)
     label = "<" + "<BR/>".join(rows) + ">"
     tip = f"{path} ({'backward, ' if rule else ''}folded)"
