@@ -232,8 +232,9 @@ class _Build:
                 elif self.modules and readers:
                     self.through[v] = True
             elif readers and readers[0] is not None and all(b is readers[0] for b in readers):
-                # a leaf only one box reads; the module view still draws the inputs
-                if not self.modules or self._role(x) in ("param", "const"):
+                # a parameter or constant only one box reads is inside it; inputs (the
+                # data fed in, h0) stay drawn, so every call of a module looks alike
+                if self._role(x) in ("param", "const"):
                     self.hidden_in[v] = readers[0]
         for box in self.boxes:
             box.hidden = [v for v in range(n) if self.hidden_in[v] is box]
