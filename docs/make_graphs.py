@@ -18,7 +18,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -267,27 +269,46 @@ def _rel(path):
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def times(unrolled_timeout=600.0):
-    """make_dot and Graphviz layout at the book's sizes, rolled and unrolled (the layout
-    of the unrolled graph is given `unrolled_timeout` seconds)."""
+def times(layout_timeout=600.0):
+    """make_dot, layout_cost and Graphviz's layout at the book's sizes: forward rolled and
+    unrolled, the compact backward rolled, the module view; and the replay page of the
+    whole model. A layout is given `layout_timeout` seconds."""
     loss, params = book_loss()
     print(f"AttentionSeq2seq loss at the book's sizes {BOOK}")
-    for roll in (True, False):
+    cases = [("rolled", dict(roll=True)), ("unrolled", dict(roll=False)),
+             ("rolled, backward=True", dict(backward=True)),
+             ("view='modules'", dict(view="modules"))]
+    for what, options in cases:
         best = float("inf")
         for _ in range(3):
             t = time.perf_counter()
-            dot = viz.make_dot(loss, params, roll=roll)
+            dot = viz.make_dot(loss, params, **options)
             best = min(best, time.perf_counter() - t)
-        print(f"  roll={roll}: {dot.counts['nodes']} nodes, {dot.counts['edges']} edges; "
-              f"make_dot {best * 1e3:.0f} ms (best of 3)", flush=True)
+        print(f"  {what}: {dot.counts['nodes']} nodes, {dot.counts['edges']} edges, "
+              f"layout_cost {viz.layout_cost(dot)}; make_dot {best * 1e3:.0f} ms (best of 3)",
+              flush=True)
         t = time.perf_counter()
         try:
-            subprocess.run(["dot", "-Tsvg", "-o", "/dev/null"], input=dot.source.encode(),
-                           check=True, timeout=unrolled_timeout if not roll else None)
-            print(f"  roll={roll}: Graphviz layout {time.perf_counter() - t:.2f} s", flush=True)
+            subprocess.run(["dot", "-Tsvg", "-o", os.devnull], input=dot.source.encode(),
+                           check=True, timeout=layout_timeout)
+            print(f"  {what}: Graphviz layout {time.perf_counter() - t:.2f} s", flush=True)
         except subprocess.TimeoutExpired:
-            print(f"  roll={roll}: Graphviz layout not finished after {unrolled_timeout:.0f} s",
+            print(f"  {what}: Graphviz layout not finished after {layout_timeout:.0f} s",
                   flush=True)
+        if what == "unrolled":
+            t = time.perf_counter()
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                with tempfile.TemporaryDirectory() as tmp:
+                    viz.render(loss, Path(tmp) / "g.svg", params=params, roll=False)
+            print(f"  {what}: render (folded to fit the budget) "
+                  f"{time.perf_counter() - t:.2f} s", flush=True)
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        page = viz.replay(loss, Path(tmp) / "r.html", params)
+        size = page.path.stat().st_size
+    print(f"  replay page: {page.steps} steps, {size / 1e6:.2f} MB, made in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
 
 
 def budget(timeout=60.0):

@@ -336,3 +336,46 @@ def test_the_cli_draws_the_attention_models_backward_pass_a_viewer_opens(tmp_pat
     assert "d loss / d decoder.affine.W" in svg or "d loss / d W" in svg
     w, h = png_size(tmp_path / "g.png")
     assert max(w, h) <= viz.MAX_PIXELS
+
+
+def test_a_layout_past_its_time_is_folded_and_tried_again(tmp_path, monkeypatch):
+    """Within the budget but slow all the same: stopped after `timeout`, folded one level
+    more, laid out again, and the caption says why."""
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    tried = []
+
+    def draw(dot, fmt, path, timeout):
+        tried.append(dot.source)
+        if len(tried) == 1:
+            raise rendering.subprocess.TimeoutExpired("dot", timeout)
+        return b"<svg/>"
+
+    monkeypatch.setattr(rendering, "_draw", draw)
+    loss, _ = tanh_loop()
+    with tga.name_scope("outer"):
+        with tga.name_scope("inner"):
+            loss = loss * 2.0
+    with pytest.warns(viz.LargeGraphWarning, match=r"did not finish laying it out within 7 s"):
+        render(loss, tmp_path / "g.svg", timeout=7)
+    assert len(tried) == 2 and "folded to max_depth=1" in tried[1]
+    assert (tmp_path / "g.svg").read_bytes() == b"<svg/>"
+
+
+def test_the_graph_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
+    pytest.importorskip("tinygrad_attn_models")
+    from tinygrad_attn.cli import main
+    for argv, code, said in [
+            (["--out", str(tmp_path / "g.jpg")], 2, "cannot draw to suffix '.jpg'"),
+            (["--view", "modules", "--backward"], 2, "view='modules' draws the forward"),
+    ]:
+        assert main(["graph", *argv]) == code
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # the options reach the picture
+    assert main(["graph", "--view", "modules", "--out", str(tmp_path / "m.dot")]) == 0
+    assert "3 params" in (tmp_path / "m.dot").read_text()
+    assert main(["graph", "--backward", "--show-saved", "--out", str(tmp_path / "s.dot")]) == 0
+    assert "saved for the backward pass" in (tmp_path / "s.dot").read_text()
+    assert main(["graph", "--backward", "expanded", "--no-roll", "--max-depth", "1",
+                 "--out", str(tmp_path / "e.dot")]) == 0
+    assert 'style="dashed"' in (tmp_path / "e.dot").read_text()

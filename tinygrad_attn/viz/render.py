@@ -117,23 +117,25 @@ def within_budget(outputs, budget=LAYOUT_BUDGET, stacklevel=3, **make_dot_kwargs
     cost = layout_cost(dot)
     if budget is None or cost <= budget:
         return dot
-    if make_dot_kwargs.get("max_depth") is None:
+    asked = make_dot_kwargs.get("max_depth")
+    if asked is None:
         for depth in range(dot.depth - 1, -1, -1):
             folded = make_dot(outputs, **{**make_dot_kwargs, "max_depth": depth})
             if layout_cost(folded) <= budget or depth == 0:
                 return _folded(folded, depth, cost, budget, stacklevel + 1)
+    why = (f"you asked for max_depth={asked}: fold more (max_depth={asked - 1})"
+           if asked else "there is no scope left to fold: keep roll=True")
     warnings.warn(
         f"render: laying this graph out costs about {cost} (over render's budget of "
-        f"{budget}: Graphviz may take minutes), and there is no scope left to fold; keep "
-        "roll=True, fold with max_depth=, draw less (one layer's output, a smaller batch "
-        "or fewer steps), or pass budget=None to wait for it", LargeGraphWarning,
-        stacklevel=stacklevel)
+        f"{budget}: Graphviz may take minutes) and {why}, draw less (one layer's output, "
+        "a smaller batch or fewer steps), or pass budget=None to wait for it",
+        LargeGraphWarning, stacklevel=stacklevel)
     return dot
 
 
-def _folded(dot, depth, cost, budget, stacklevel):
-    text = (f"folded to max_depth={depth}: drawn in full, laying this graph out would cost "
-            f"about {cost}, over render's budget of {budget}")
+def _folded(dot, depth, cost, budget, stacklevel, text=None):
+    text = text or (f"folded to max_depth={depth}: drawn in full, laying this graph out "
+                    f"would cost about {cost}, over render's budget of {budget}")
     dot.add_caption(text)
     warnings.warn(f"render: {text} (Graphviz could take minutes); pass max_depth= to choose "
                   "the folding, or budget=None to lay out everything", LargeGraphWarning,
@@ -180,7 +182,9 @@ def render(outputs, path, format=None, *, budget=LAYOUT_BUDGET,  # noqa: A002
                               f"graph out within {timeout:g} s; fold it (max_depth=1, 0), "
                               "keep roll=True, draw less, or pass timeout=None") from None
             dot = _folded(make_dot(outputs, **{**make_dot_kwargs, "max_depth": depth}),
-                          depth, f"more than {timeout:g} s", budget, 3)
+                          depth, None, budget, 3,
+                          f"folded to max_depth={depth}: Graphviz did not finish laying it "
+                          f"out within {timeout:g} s")
     write_atomic(path, data)
     return path
 
