@@ -379,3 +379,34 @@ def test_the_graph_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
     assert main(["graph", "--backward", "expanded", "--no-roll", "--max-depth", "1",
                  "--out", str(tmp_path / "e.dot")]) == 0
     assert 'style="dashed"' in (tmp_path / "e.dot").read_text()
+
+
+def test_a_module_called_in_a_loop_is_one_box_saying_how_many_calls():
+    from tinygrad_attn import nn
+
+    class Cell(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3, seed=0, dtype=np.float64)
+
+        def forward(self, h, x):
+            return F.tanh(self.lin(h) + x)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = Cell()
+
+    net = Net()
+    xs = leaf((2, 6, 3), "xs")
+    h = tga.Variable(np.zeros((2, 3)), name="h0")
+    for t in range(6):
+        h = net.cell(h, xs[:, t])
+    loss = F.sum(h)
+    params = dict(net.named_parameters())
+    for options in (dict(view="modules"), dict(max_depth=0), dict(max_depth=1)):
+        dot = make_dot(loss, params, **options)
+        check(dot, loss, options)
+        boxes = [n for n in dot.picture.nodes if n.kind is NodeKind.BOX]
+        assert [n.copies for n in boxes] == [6], options         # every call, one box
+        assert "6 calls" in dot.source
