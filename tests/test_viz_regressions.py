@@ -302,7 +302,7 @@ def test_loops_over_unstack_and_the_step_one_roll_whole():
         assert dot.rolled == [((), T, 3)]
 
 
-# --- pictures a person can open ----------------------------------------------------------------------
+# --- pictures a person can open ------------------------------------------------------------
 def png_size(path):
     head = path.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"

@@ -22,9 +22,10 @@ from .diagram import Diagram
 from .emit import emit
 from .fold import fold_units, scope_parts
 from .model import BACKWARD, Backward, Edge, EdgeKind, Grad, Link, NodeKind, Picture, \
-    Roll, Rule, Scope
+    Roll, Rule, Scope, find_cycle
 from .saved import saved as saved_of
 from .style import attr_steps, fmt_shape, is_parameter
+from .walk import Tape, program_order
 
 __all__ = ["make_dot", "BACKWARD_VIEWS", "VIEWS"]
 
@@ -131,7 +132,7 @@ class _Build:
                 if x.creator is None and id(x) not in self.output_ids:
                     self.leaf_grads.append((x, g))
                     roots.append(g)     # (the recorded ops are what leads to these)
-        self.tape = tape = _tape(roots)
+        self.tape = tape = Tape(roots)
         self.saved = {}
         if opt["show_saved"]:
             for f in tape.ops:
@@ -822,13 +823,7 @@ def _steps_inside(tape, ops, order_ops):
     return best
 
 
-def _tape(roots):
-    from .walk import Tape
-    return Tape(roots)
-
-
 def _program_order(tape, outs, leaf_grads, grad_values):
-    from .walk import program_order
     roots = list(outs)
     roots += [g for _, g in leaf_grads if isinstance(g, Variable)]
     roots += [v for v in tape.values if id(v) in grad_values]
@@ -870,7 +865,6 @@ def _strip_backward(path):
 
 
 def _cycle_nodes(picture):
-    from .model import find_cycle
     return find_cycle(len(picture.nodes), [
         (e.tail, e.head) for e in picture.edges
         if not e.recurrent and e.kind is not EdgeKind.LINK]) or []

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tape import Function as _Function
+from ..tape import Variable as _Variable
 from .model import Backward, EdgeKind, NodeKind, Roll, Scope
 from .saved import fmt_bytes, total
-from .style import (BACKWARD_FILL, CLUSTER_BORDER, CLUSTER_FILLS, EDGE_COLOR, FONT,
-                    RECURRENT_COLOR, ROLL_BORDER, ROLL_FILL, RULE_COLOR, STYLES, attr_labels,
-                    attrs, fmt_shape, fmt_value, h, q, summary)
+from .style import (BACKWARD_FILL, CLUSTER_BORDER, CLUSTER_FILLS, FONT, RECURRENT_COLOR,
+                    ROLL_BORDER, ROLL_FILL, RULE_COLOR, STYLES, attr_labels, attrs, fmt_shape,
+                    fmt_value, h, q, summary)
 
 __all__ = ["emit"]
 
@@ -49,14 +51,6 @@ def emit(pic):
     graph_attr = dict(rankdir=opt["rankdir"], fontname=FONT, fontsize="11", bgcolor="white",
                       nodesep="0.22", ranksep="0.32", pad="0.2", style="rounded")
     return graph_attr, captions, body
-
-
-def _tape_classes():
-    from ..tape import Function, Variable
-    return Function, Variable
-
-
-_Function, _Variable = _tape_classes()
 
 
 # --- order: the order the work was done ------------------------------------------------------
@@ -125,7 +119,8 @@ def _cluster_attrs(place):
                "wiring), drawn once" + (f" in {path}" if path else ""))
         return (f"label=<<B>× {last.copies}</B>> tooltip={q(tip)} "
                 f'style="rounded,filled,bold" fillcolor="{ROLL_FILL}" color="{ROLL_BORDER}" '
-                f'fontcolor="{ROLL_BORDER}" fontsize="13" labeljust="r" labelloc="t" penwidth="1.5"')
+                f'fontcolor="{ROLL_BORDER}" fontsize="13" labeljust="r" labelloc="t" '
+                'penwidth="1.5"')
     if isinstance(last, Backward):
         return (f'label=<<B>backward</B>> tooltip="the backward pass" style="rounded,filled" '
                 f'fillcolor="{BACKWARD_FILL}" color="#FDA4AF" fontcolor="#881337" '
@@ -385,8 +380,7 @@ def _edge(e):
     if e.label and e.kind is not EdgeKind.SEED:
         extra += [f"label={q(e.label)}", 'fontsize="9"']
         if not e.recurrent:
-            extra.append(f'fontcolor="{ROLL_BORDER if "×" in e.label or e.label in ("last", "first") else "#475569"}"')
+            copies = "×" in e.label or e.label.endswith(("last", "first"))
+            extra.append(f'fontcolor="{ROLL_BORDER if copies else "#475569"}"')
     return f" [{' '.join(extra)}]" if extra else ""
 
-
-__all__ += ["EDGE_COLOR"]
