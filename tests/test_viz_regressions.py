@@ -410,3 +410,32 @@ def test_a_module_called_in_a_loop_is_one_box_saying_how_many_calls():
         boxes = [n for n in dot.picture.nodes if n.kind is NodeKind.BOX]
         assert [n.copies for n in boxes] == [6], options         # every call, one box
         assert "6 calls" in dot.source
+
+
+@pytest.mark.parametrize("name", ["Seq2seq", "PeekySeq2seq", "AttentionSeq2seq", "NTM"])
+@pytest.mark.parametrize("cell_by_cell", [True, False])
+def test_the_models_backward_passes_are_drawn_right(name, cell_by_cell):
+    """Seq2seq, Peeky, the attention model and the NTM drawn with their backward pass used
+    to show bare ids, h0 for every h_t, a cycle and no d loss / d W."""
+    models = pytest.importorskip("tinygrad_attn_models")
+    from contextlib import nullcontext
+    from tinygrad_attn.ops.recurrent import step_by_step
+    rng = np.random.default_rng(0)
+    with step_by_step() if cell_by_cell else nullcontext():
+        if name == "NTM":
+            model = models.NTM(5, 4, 6, 8, 4, seed=0, dtype=np.float64)
+            bits = (rng.random((2, 5, 5)) > 0.5).astype(np.float64)
+            loss = model.loss(bits, bits[:, :, :4], np.ones(5, bool))
+        else:
+            model = getattr(models, name)(13, 4, 8, seed=0)
+            loss = model.loss(rng.integers(0, 13, (2, 7)), rng.integers(0, 13, (2, 6)))
+    params = dict(model.named_parameters())
+    for options in (dict(backward=True), dict(backward=True, roll=False),
+                    dict(backward=True, max_depth=1), dict(backward="expanded")):
+        dot = make_dot(loss, params, **options)
+        check(dot, loss, options)
+        sinks = {n.info["leaf"].name or id(n) for n in dot.picture.nodes
+                 if n.kind is NodeKind.GRAD}
+        assert len(re.findall(r'tooltip="the gradient of ', dot.source)) == len(sinks)
+        if options.get("max_depth") is None:
+            assert sinks and len(sinks) == len(params)    # every weight's gradient, once
