@@ -19,37 +19,51 @@ needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="the Graphviz `dot` program 
                                "installed (apt-get install graphviz / brew install graphviz)")
 
 
-# --- a small reader for the DOT that make_dot writes (one statement per line) --------------
-_SUB = re.compile(r'^\s*subgraph "(cluster_[^"]*)" \{$')
-_EDGE = re.compile(r"^\s*(\w+) -> (\w+)$")
-_NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
-_CLUSTER_LABEL = re.compile(r"^\s*label=<(.*?)> tooltip=")
+# --- a small reader for the diagrams make_dot writes: the DOT for labels and looks, the
+# typed picture (dot.picture) for kinds and clusters ----------------------------------------
+_NODE = re.compile(r"^\s*(n\d+) \[(.*)\]$")
+_KINDS = {"v": ("value", "grad"), "f": ("op", "rule"), "m": ("box",)}
+
+
+def cluster_name(place):
+    """A readable name for a cluster path: scopes by name, a rolled block "roll<k>", the
+    backward pass "backward" (tests only: the picture's parts are typed)."""
+    from tinygrad_attn.viz.model import Backward, Roll
+    if not place:
+        return None
+    names = ["backward" if isinstance(p, Backward) else f"roll{p.block}" if isinstance(p, Roll)
+             else p.name for p in place]
+    return "cluster_" + ".".join(names)
 
 
 class Graph:
     def __init__(self, dot):
+        from tinygrad_attn.viz.model import Backward, EdgeKind, Roll
         self.source = dot.source
-        self.nodes = {}      # id -> (attribute text, innermost cluster or None)
-        self.edges = []      # (tail, head), repeats kept
-        self.parent = {}     # cluster -> enclosing cluster (None at top level)
-        self.cluster_label = {}
-        stack = []
+        pic = self.picture = dot.picture
+        self.nodes = {}      # key -> (attribute text, innermost cluster or None)
+        self.kind = {}
         for line in self.source.splitlines():
-            if m := _SUB.match(line):
-                self.parent[m[1]] = stack[-1] if stack else None
-                stack.append(m[1])
-            elif line.strip() == "}":
-                if stack:
-                    stack.pop()
-            elif (m := _CLUSTER_LABEL.match(line)) and stack:
-                self.cluster_label[stack[-1]] = _text(m[1])
-            elif m := _EDGE.match(line):
-                self.edges.append((m[1], m[2]))
-            elif (m := _NODE.match(line)) and m[1] not in ("graph", "node", "edge"):
-                self.nodes[m[1]] = (m[2], stack[-1] if stack else None)
+            if m := _NODE.match(line):
+                self.nodes[m[1]] = [m[2], None]
+        self.parent, self.cluster_label = {}, {}
+        for n in pic.nodes:
+            self.nodes[n.key][1] = cluster_name(n.place)
+            self.kind[n.key] = n.kind.value
+            for k in range(1, len(n.place) + 1):
+                name = cluster_name(n.place[:k])
+                self.parent[name] = cluster_name(n.place[:k - 1])
+                last = n.place[k - 1]
+                self.cluster_label[name] = ("backward" if isinstance(last, Backward) else
+                                            f"× {last.copies}" if isinstance(last, Roll)
+                                            else last.name)
+        if not pic.options["group"]:
+            self.parent, self.cluster_label = {}, {}
+        self.edges = [(pic.nodes[e.tail].key, pic.nodes[e.head].key) for e in pic.edges
+                      if e.kind is not EdgeKind.LINK]
 
     def of_kind(self, prefix):
-        return [n for n in self.nodes if n.startswith(prefix)]
+        return [n for n in self.nodes if self.kind[n] in _KINDS[prefix]]
 
     def attr(self, node, name):
         m = re.search(rf'\b{name}="([^"]*)"', self.nodes[node][0])
@@ -65,7 +79,8 @@ class Graph:
     def find(self, head, prefix=""):
         """The nodes whose label's first line is `head`."""
         return [n for n in self.nodes
-                if n.startswith(prefix) and self.label(n).split(" | ")[0] == head]
+                if (not prefix or self.kind[n] in _KINDS[prefix])
+                and self.label(n).split(" | ")[0] == head]
 
     def one(self, text, prefix=""):
         found = self.find(text, prefix)
@@ -98,7 +113,7 @@ def test_known_expression_has_its_nodes_and_edges():
         ["add", "matmul", "sum", "tanh"]
     # every edge joins a Variable and a Function, in the right direction
     for a, b in g.edges:
-        assert {a[0], b[0]} == {"v", "f"}
+        assert {g.kind[a], g.kind[b]} == {"value", "op"}
     mm = g.one("matmul", "f")
     assert {g.label(a) for a, b in g.edges if b == mm} == {"x | (2, 3)", "W | (3, 4)"}
 
@@ -205,8 +220,15 @@ def test_scopes_become_nested_clusters():
     assert g.cluster(g.one("xs")) == "cluster_encoder"
     # the DOT really nests: the attention subgraph opens inside the decoder's
     src = g.source
-    assert src.index('subgraph "cluster_decoder" {') < \
-        src.index('subgraph "cluster_decoder.attention" {')
+    lines = src.splitlines()
+    opened = [k for k, line in enumerate(lines) if line.strip().startswith("subgraph cluster_")]
+    label = {k: re.search(r"<B>(.*?)</B>", lines[k + 1])[1] for k in opened}
+    dec = next(k for k in opened if label[k] == "decoder")
+    att = next(k for k in opened if label[k] == "attention")
+    depth = 0
+    for line in lines[dec + 1:att]:
+        depth += line.strip().startswith("subgraph") - (line.strip() == "}")
+    assert dec < att and depth == 0     # opened inside the decoder's, not after it closed
     flat = Graph(make_dot(y, group=False))
     assert flat.parent == {} and "subgraph" not in flat.source
     assert len(flat.nodes) == len(g.nodes) and sorted(flat.edges) == sorted(g.edges)
@@ -220,7 +242,7 @@ def test_max_depth_folds_deep_clusters_into_boxes():
     box = g1.one("decoder.attention", "m")
     assert g1.cluster(box) == "cluster_decoder"
     head, ins, outs, count = g1.label(box).split(" | ")
-    assert sorted(ins.split(None, 1)[1].split(", (")) == ["(2, 5, 4)", "2, 3, 4)", "4, 4)"]
+    assert sorted(re.findall(r"\(\d+(?:, \d+)*\)", ins)) == ["(2, 3, 4)", "(2, 5, 4)", "(4, 4)"]
     assert outs == "out (2, 3, 4)" and count == "6 ops · 1 param"   # hs, Wd, hd in; Wa hidden
     assert not g1.find("softmax", "f") and not g1.find("Wa")      # folded away
     assert g1.find("Wd") and g1.find("concat", "f")               # still outside the box
@@ -291,7 +313,8 @@ def test_outputs_and_options_are_checked():
     assert len(g.of_kind("v")) == 7
     assert g.attr(g.one("x"), "fillcolor") == viz.STYLES["output"]["fillcolor"]
     assert "rankdir=LR" in make_dot(y, rankdir="LR").source
-    assert Graph(make_dot(x)).nodes.keys() == {"v0"}
+    lone = Graph(make_dot(x))
+    assert len(lone.nodes) == 1 and lone.of_kind("v") and not lone.edges
     g = Graph(make_dot(y, [("W", W)]))          # named_parameters() pairs work too
     assert g.attr(g.one("W"), "fillcolor") == viz.STYLES["param"]["fillcolor"]
     with pytest.raises(ValueError, match="rankdir"):
@@ -403,18 +426,40 @@ def test_attention_model_folds_to_its_modules():
                                                     "cluster_encoder.lstm"]
 
 
-def test_render_warns_before_a_layout_that_would_take_minutes(tmp_path, monkeypatch):
-    # dot itself is replaced: only the decision to warn is under test, not Graphviz's speed
-    graphviz = pytest.importorskip("graphviz")
-    monkeypatch.setattr(graphviz.Digraph, "pipe", lambda self, format=None: b"<svg/>")
+def unrolled_rnn(T=30, H=8):
+    """A hand-written RNN unrolled in one scope: Wx, Wh and xs read by every step, edges
+    that span the whole picture (dot took 8-23 s on it, docs/graphs.md)."""
+    rng = np.random.default_rng(0)
+    Wx = tga.Variable(rng.standard_normal((4, H)), name="Wx")
+    Wh = tga.Variable(rng.standard_normal((H, H)), name="Wh")
+    xs = tga.Variable(rng.standard_normal((2, T, 4)), name="xs")
+    h = tga.Variable(np.zeros((2, H)), name="h0")
+    for t in range(T):
+        with tga.name_scope("rnn"):
+            h = F.tanh(xs[:, t] @ Wx + h @ Wh)
+    return F.sum(h)
+
+
+def test_render_folds_before_a_layout_that_would_take_minutes(tmp_path, monkeypatch):
+    # dot itself is replaced: only the decision to fold is under test, not Graphviz's speed
+    import importlib
+    rendering = importlib.import_module("tinygrad_attn.viz.render")
+    laid = []
+    monkeypatch.setattr(rendering, "_run", lambda cmd, source, path, timeout:
+                        laid.append(source) or b"<svg/>")
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
-    x = leaf((2,), "x")
-    y = x
-    for _ in range(viz.SLOW_LAYOUT_EDGES):
-        y = F.tanh(y)
-    with pytest.warns(viz.LargeGraphWarning, match="max_depth=1"):
-        render(y, tmp_path / "big.svg", roll=False)     # rolled, the chain is one op
+    y = unrolled_rnn()
+    assert viz.layout_cost(make_dot(y, roll=False)) > viz.LAYOUT_BUDGET
+    with pytest.warns(viz.LargeGraphWarning, match="max_depth=0"):
+        render(y, tmp_path / "big.svg", roll=False)     # rolled, it is one small cluster
+    assert "folded to max_depth=0" in laid[-1] and "rnn" in laid[-1]
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        render(F.tanh(x), tmp_path / "small.svg")   # a small graph: no warning
+        render(y, tmp_path / "rolled.svg")              # rolled: within the budget
+        render(F.tanh(leaf((2,), "x")), tmp_path / "small.svg")
+    x = leaf((2,), "x")
+    for _ in range(3000):
+        x = F.tanh(x)
+    with pytest.warns(viz.LargeGraphWarning, match="no scope left to fold"):
+        render(x, tmp_path / "chain.svg", roll=False)   # nothing to fold: said, and drawn

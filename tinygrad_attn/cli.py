@@ -133,22 +133,33 @@ def cmd_graph(args):
             loss = model.loss(xs, ts)
         params = dict(model.named_parameters())
     t0 = time.perf_counter()
+    import warnings
     try:
-        if args.replay:
-            page = viz.replay(loss, args.replay, params, roll=args.roll,
-                              max_depth=args.max_depth, rankdir=args.rankdir)
-            print(f"wrote {page.path} ({page.steps} steps, "
-                  f"{(time.perf_counter() - t0) * 1e3:.0f} ms)")
-            return 0
-        if args.show_values:
-            loss.backward()       # so that the values come with their gradients
-        path = viz.render(loss, args.out, params=params, max_depth=args.max_depth,
-                          rankdir=args.rankdir, roll=args.roll, backward=args.backward,
-                          show_values=args.show_values)
-    except viz.GraphvizNotFoundError as e:
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", viz.LargeGraphWarning)
+            if args.replay:
+                page = viz.replay(loss, args.replay, params, roll=args.roll,
+                                  max_depth=args.max_depth, rankdir=args.rankdir)
+                done = f"wrote {page.path} ({page.steps} steps"
+            else:
+                if args.show_values:
+                    loss.backward()       # so that the values come with their gradients
+                path = viz.render(loss, args.out, params=params, max_depth=args.max_depth,
+                                  rankdir=args.rankdir, roll=args.roll,
+                                  backward=args.backward or False,
+                                  show_values=args.show_values, show_saved=args.show_saved,
+                                  view=args.view)
+                done = f"wrote {path} ("
+    except (viz.GraphvizNotFoundError, viz.GraphvizError) as e:
         print(f"tinygrad-attn graph: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {path} ({(time.perf_counter() - t0) * 1e3:.0f} ms)")
+    except ValueError as e:       # an option the diagram cannot honour, an unknown suffix
+        print(f"tinygrad-attn graph: {e}", file=sys.stderr)
+        return 2
+    for note in notes:            # folded to fit the layout budget, a PNG drawn smaller
+        print(f"tinygrad-attn graph: note: {note.message}", file=sys.stderr)
+    ms = (time.perf_counter() - t0) * 1e3
+    print(f"{done}{', ' if done.endswith('steps') else ''}{ms:.0f} ms)")
     return 0
 
 
@@ -192,17 +203,26 @@ def build_parser():
     p.add_argument("--model", default="attention",
                    help="seq2seq, peeky, attention (default) or example (a small expression)")
     p.add_argument("--out", default="graph.svg",
-                   help="output file; .svg, .png or .pdf by its suffix (default graph.svg)")
+                   help="output file; .svg, .png or .pdf by its suffix (default graph.svg); "
+                        "a PNG is drawn at 144 dpi, or less to stay under 16 000 px a side")
     p.add_argument("--max-depth", type=int, default=None,
                    help="fold module clusters deeper than this into one box")
     p.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
                    help="graph direction (default TB: top to bottom)")
     p.add_argument("--roll", action=argparse.BooleanOptionalAction, default=True,
                    help="draw repeated time steps once, as a cluster 'x n' (default: on)")
-    p.add_argument("--backward", action="store_true",
-                   help="also draw the backward pass, each rule linked to its forward op")
+    p.add_argument("--backward", nargs="?", const="compact", default=None,
+                   choices=["compact", "expanded"],
+                   help="also draw the backward pass: one node per rule reverse mode runs, "
+                        "gradients as edges with their shapes, each leaf's gradient once "
+                        "(compact, the default); 'expanded': every rule's primitive ops")
     p.add_argument("--show-values", action="store_true",
                    help="value and gradient summaries on every Variable (runs backward)")
+    p.add_argument("--show-saved", action="store_true",
+                   help="what each op keeps alive for the backward pass, and the total")
+    p.add_argument("--view", default="ops", choices=["ops", "modules"],
+                   help="ops (every op, the default) or modules: one box per module call "
+                        "with its input and output shapes")
     p.add_argument("--fused-lstm", action="store_true",
                    help="draw each LSTM as the one node training records (default: the "
                         "cell op by op, step by step)")

@@ -176,3 +176,23 @@ def test_block_copies_are_the_gate_permutation(shape):
     assert to_internal(w, scale=True).dtype == np.float32
     np.testing.assert_array_equal(to_public(w), w[..., np.argsort(perm)])
     np.testing.assert_array_equal(to_public(to_internal(w)), w)
+
+
+def test_the_rule_takes_a_gradient_that_arrives_as_a_broadcast_view():
+    """d loss / d h_T arrives as a broadcast view (stride 0 over the batch) when h_T is
+    summed over the batch and broadcast back; the fused rule writes into its own C-order
+    copy (it raised "output array is not acceptable" from np.dot)."""
+    rng = np.random.default_rng(0)
+    xs = Variable(rng.standard_normal((2, 3, 4)))
+    Wx, Wh = Variable(rng.standard_normal((4, 12))), Variable(rng.standard_normal((3, 12)))
+    b = Variable(np.zeros(12))
+
+    def loss(xs, Wx, Wh, b):
+        hs, h, c = F.lstm(xs, Wx, Wh, b)
+        return F.sum(F.broadcast_to(F.sum(h, axis=0), h.shape) * F.sum(hs, axis=1))
+
+    fused = grad(loss(xs, Wx, Wh, b), [xs, Wx, Wh, b])
+    with step_by_step():
+        composite = grad(loss(xs, Wx, Wh, b), [xs, Wx, Wh, b])
+    for a, c in zip(fused, composite):
+        np.testing.assert_allclose(a.data, c.data, rtol=1e-10, atol=1e-12)

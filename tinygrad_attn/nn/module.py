@@ -7,7 +7,8 @@ modules) and the containers that hold modules or parameters in a list or by name
 `zero_grad()`, `state_dict()`, `load_state_dict()`, `train()` / `eval()`. Calling a module
 runs its `forward` inside ``name_scope(<the attribute name its parent holds it under>)``,
 so the ops of ``model.decoder.attention`` are recorded under the scope
-``('decoder', 'attention')``.
+``('decoder', 'attention')``. Each call's name in that path is numbered (`CallName`), so a
+diagram can draw one node per call.
 
 Buffers (`register_buffer`) are arrays that are state but not trained, such as batch
 norm's running mean: `state_dict` saves them beside the parameters, `load_state_dict`
@@ -26,14 +27,26 @@ detect.
 """
 from __future__ import annotations
 
-import contextlib
+import itertools
 
 import numpy as np
 
-from ..tape import Variable, name_scope
+from ..tape import Variable, _scope
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
-           "ParameterDict"]
+           "ParameterDict", "CallName"]
+
+_calls = itertools.count(1)
+
+
+class CallName(str):
+    """A module's name in a scope path, equal to the plain name, that also says which call
+    it was (`call`, unique in the process): diagrams draw two calls of one module apart."""
+
+    def __new__(cls, name):
+        self = super().__new__(cls, name)
+        self.call = next(_calls)
+        return self
 
 
 class Parameter(Variable):
@@ -205,9 +218,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def __call__(self, *args, **kwargs):
-        scope = name_scope(self._scope_name) if self._scope_name else contextlib.nullcontext()
-        with scope:
+        if not self._scope_name:
             return self.forward(*args, **kwargs)
+        # name_scope(self._scope_name), with the call numbered (the scope is a ContextVar);
+        # a module held in a container has a dotted name ("layers.0"): one name per level
+        *outer, own = self._scope_name.split(".")
+        token = _scope.set(_scope.get() + (*outer, CallName(own)))
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            _scope.reset(token)
 
     # --- modes --------------------------------------------------------------------------
     def train(self, mode=True):

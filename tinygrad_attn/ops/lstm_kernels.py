@@ -201,8 +201,10 @@ def backward_arrays(ws, Wx, Wh, has_h0, c0, dhs, dhT, dcT, need_dxs=True):
     # array (5% faster products than a transposed view)
     WhpT = np.empty((H4, H), Wh.dtype)
     to_internal(Wh, out=WhpT.T)
-    dh = np.array(dhT, dtype=dt)          # our own buffers: summed into in place
-    dc = np.array(dcT, dtype=dt)
+    # our own buffers, summed into in place and written by np.dot(out=): C order even when
+    # the gradient arrives as a broadcast view (np.array keeps a stride-0 axis's order)
+    dh = np.array(dhT, dtype=dt, order="C")
+    dc = np.array(dcT, dtype=dt, order="C")
     t1 = np.empty((N, H), dt)
     s3 = np.empty((N, 3 * H), dt)
     u3 = np.empty((N, 3 * H), dt)

@@ -1,5 +1,5 @@
-"""The backward pass as something to draw or replay: which ops each rule ran, and the
-gradient of every Variable.
+"""The backward pass as something to draw or replay: which rules reverse mode ran, the
+gradients they sent, and (expanded) the ops each rule recorded.
 
 This module runs reverse mode (`autodiff.backward_steps`), so it imports `autodiff` besides
 the tape: drawing the backward pass means running it. It touches no `.grad`: gradients go
@@ -7,17 +7,34 @@ to a dict of their own.
 """
 from __future__ import annotations
 
-from collections import namedtuple
+from typing import NamedTuple
 
 import numpy as np
 
 from ..autodiff import ProductSum, backward_steps
 from ..tape import Variable, _wrap
 
-Recorded = namedtuple("Recorded", "grads rule_of functions")
-Recorded.__doc__ = """`grads` {id(Variable): (Variable, its gradient Variable)};
-`rule_of` {id(backward Function): the forward Function whose rule made it}; `functions`
-every backward Function, in the order the pass made them."""
+__all__ = ["Recorded", "Ran", "seeds_for", "record", "run", "run_steps", "as_array"]
+
+
+class Recorded(NamedTuple):
+    """The pass recorded with ``create_graph=True``: `grads` {id(Variable): (Variable, its
+    gradient Variable)}; `rule_of` {id(backward Function): the forward Function whose rule
+    made it}; `functions` every backward Function, in the order the pass made them."""
+
+    grads: dict
+    rule_of: dict
+    functions: list
+
+
+class Ran(NamedTuple):
+    """The first-order pass as reverse mode runs it: `steps`, one ``(function, received,
+    sent)`` per rule run, in order (received: the output indices a gradient arrived at;
+    sent: the input indices it sent one to); `grads` {id(Variable): (Variable, gradient
+    array)} at the end of the pass."""
+
+    steps: list
+    grads: dict
 
 
 def seeds_for(outputs, where):
@@ -34,7 +51,18 @@ def seeds_for(outputs, where):
     return seeds
 
 
-def record(outputs):
+def run(outputs, where="make_dot(backward=True)"):
+    """Run the first-order backward pass of `outputs` and say which rules ran (`Ran`)."""
+    grads, steps = {}, []
+    for step in backward_steps(outputs, seeds_for(outputs, where), create_graph=False,
+                               keep=None, grads=grads):
+        received = [o for o, g in enumerate(step.output_grads) if g is not None]
+        sent = [i for i, g in enumerate(step.input_grads) if g is not None]
+        steps.append((step.function, received, sent))
+    return Ran(steps, {id(x): (x, as_array(g)) for x, g in grads.items()})
+
+
+def record(outputs, where="make_dot(backward='expanded')"):
     """Run the backward pass of `outputs` with ``create_graph=True`` and say which forward
     op's rule made each recorded op (one walk per step, from the gradients it sent)."""
     forward = set()
@@ -46,8 +74,8 @@ def record(outputs):
         forward.add(id(f))
         stack.extend(x.creator for x in f.inputs if x.creator is not None)
     grads, rule_of, functions = {}, {}, []
-    for step in backward_steps(outputs, seeds_for(outputs, "make_dot(backward=True)"),
-                               create_graph=True, keep=None, grads=grads):
+    for step in backward_steps(outputs, seeds_for(outputs, where), create_graph=True,
+                               keep=None, grads=grads):
         # what the rule returned, and what accumulation made of it (acc + gx)
         roots = [g for g in step.input_grads if isinstance(g, Variable)]
         roots += [grads[x] for x in step.function.inputs if isinstance(grads.get(x), Variable)]

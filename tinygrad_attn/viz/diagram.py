@@ -10,7 +10,7 @@ except ImportError:  # pragma: no cover - graphviz is a declared dependency
                       "pip install graphviz (and the Graphviz `dot` program to render)"
                       ) from None
 
-from .style import h
+from .style import EDGE_COLOR, FONT, h
 
 __all__ = ["Diagram"]
 
@@ -18,6 +18,8 @@ __all__ = ["Diagram"]
 class Diagram(graphviz.Digraph):
     """A `graphviz.Digraph` (``.source``, ``.pipe()``, ``.render()`` work as usual) with:
 
+    picture   the typed model it was written from (viz/model.py): nodes and edges with
+              the tape things each stands for
     node_of   {id(Variable or Function): DOT node id}: a folded op maps to its module's
               box, a rolled copy to the copy that is drawn
     copy_of   {id(Function): (copy number, copies)} for the ops of rolled blocks
@@ -35,6 +37,37 @@ class Diagram(graphviz.Digraph):
         super().__init__(*args, **kwargs)
         self.captions = []
         self.node_of, self.copy_of, self.rolled, self.counts = {}, {}, [], {}
+        self.picture, self.depth, self.outputs, self.names = None, 0, [], {}
+
+    @classmethod
+    def from_picture(cls, picture, emitted):
+        graph_attr, captions, body = emitted
+        dot = cls(name="tape", graph_attr=graph_attr,
+                  node_attr=dict(fontname=FONT, penwidth="1.2"),
+                  edge_attr=dict(color=EDGE_COLOR, arrowsize="0.6", penwidth="1.1",
+                                 fontname=FONT))
+        for text in captions:
+            dot.add_caption(text)
+        dot.body.extend(body)
+        dot.picture = picture
+        opt = picture.options
+        dot.outputs, dot.names = list(opt.get("outputs", ())), opt.get("names", {})
+        dot.node_of = {k: picture.nodes[i].key for k, i in picture.node_of.items()}
+        dot.copy_of = {}
+        for n in picture.nodes:
+            if n.copies > 1 and n.kind.value in ("op", "box") and n.role != "rule":
+                per_copy = n.info.get("copy_members") or [[f] for f in n.members]
+                for c, functions in enumerate(per_copy):
+                    for f in functions:
+                        dot.copy_of[id(f)] = (c + 1, n.copies)
+        dot.rolled = []
+        for mark, common, block in picture.blocks:
+            names = tuple("backward" if type(p).__name__ == "Backward" else p.name
+                          for p in common)
+            dot.rolled.append((names, mark.copies, mark.period))
+        dot.depth = opt.get("depth", 0)
+        dot.counts = {"nodes": len(picture.nodes), "edges": len(picture.edges)}
+        return dot
 
     def add_caption(self, text):
         """Add a line to the caption drawn under the picture."""

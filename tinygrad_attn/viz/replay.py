@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import pathlib
+import shutil
 
 import numpy as np
 
+from ..files import write_atomic
 from .backward import run_steps
-from .dot import make_dot
-from .render import write_atomic
+from .render import LAYOUT_BUDGET, LAYOUT_TIMEOUT, _missing_dot, _run, within_budget
 
 __all__ = ["replay", "Replay"]
 
@@ -45,18 +47,22 @@ class Replay:
 
 
 def replay(outputs, path=None, params=None, *, roll=True, max_depth=None, rankdir="TB",
-           title="backward pass"):
+           title="backward pass", budget=LAYOUT_BUDGET, timeout=LAYOUT_TIMEOUT):
     """Run the (first-order) backward pass of the scalar `outputs` and write a page that
     steps through it to `path` (if given). Returns a `Replay`. Needs Graphviz's `dot` to
-    lay the graph out. No `.grad` is touched.
+    lay the graph out (render's errors and layout budget apply). No `.grad` is touched.
 
     params, roll, max_depth and rankdir are `make_dot`'s (a rolled op stands for all its
     copies: the panel says which copy runs).
     """
-    dot = make_dot(outputs, params, roll=roll, max_depth=max_depth, rankdir=rankdir)
+    dot = within_budget(outputs, budget, params=params, roll=roll, max_depth=max_depth,
+                        rankdir=rankdir)
     outs = list(dot.outputs)
     names = dot.names
-    svg = _inline_svg(dot.pipe(format="svg").decode("utf-8"))
+    where = pathlib.Path(path) if path is not None else pathlib.Path("replay.html")
+    if shutil.which("dot") is None:
+        raise _missing_dot(dot.source, where)
+    svg = _inline_svg(_run(["dot", "-Tsvg"], dot.source, where, timeout).decode("utf-8"))
     steps = [{
         "title": "start: the seed",
         "op": "seed", "node": None, "where": "",
@@ -107,9 +113,19 @@ def _tensor(name, g):
     (the pass may later accumulate into the array in place)."""
     a = np.asarray(g)
     flat = a.reshape(-1)
-    norm = float(np.sqrt(np.vdot(flat, flat).real)) if flat.size else 0.0
-    return {"name": name, "shape": list(a.shape), "norm": norm,
-            "values": [float(v) for v in flat[:VALUES]], "size": int(flat.size)}
+    with np.errstate(all="ignore"):
+        norm = float(np.sqrt(np.vdot(flat, flat).real)) if flat.size else 0.0
+    return {"name": name, "shape": list(a.shape), "norm": _number(norm),
+            "values": [_number(v) for v in flat[:VALUES]], "size": int(flat.size)}
+
+
+def _number(v):
+    """A float for JSON; an infinite or NaN one as the text "inf", "-inf" or "nan" (JSON
+    has no such numbers: the page would not load)."""
+    v = float(v)
+    if math.isfinite(v):
+        return v
+    return "nan" if v != v else ("inf" if v > 0 else "-inf")
 
 
 def _inline_svg(svg):
@@ -119,7 +135,7 @@ def _inline_svg(svg):
 
 
 def _page(title, svg, steps):
-    data = json.dumps(steps, separators=(",", ":"), allow_nan=True)
+    data = json.dumps(steps, separators=(",", ":"), allow_nan=False)
     data = data.replace("</", "<\\/")     # never close the script element early
     return _TEMPLATE.replace("__TITLE__", html.escape(title)).replace(
         "__SVG__", svg).replace("__DATA__", data)
@@ -188,6 +204,7 @@ g.node.tga-current text { fill: #FFFFFF !important; }
   var current = -1;
 
   function fmt(x) {
+    if (typeof x === "string") return x;          // "inf", "-inf", "nan"
     if (!isFinite(x)) return String(x);
     var a = Math.abs(x);
     return (a !== 0 && (a < 1e-3 || a >= 1e4)) ? x.toExponential(3) : x.toFixed(4);

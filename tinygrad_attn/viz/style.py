@@ -35,6 +35,13 @@ STYLES = {
     # a gradient drawn by make_dot(..., backward=True): d loss / d <name>
     "grad": dict(shape="ellipse", style="filled", fillcolor="#FFE4E6", color="#E11D48",
                  fontcolor="#881337", fontsize="10", margin="0.06,0.03", height="0.3"),
+    # the compact backward: one forward op's rule, as reverse mode runs it
+    "rule": dict(shape="box", style="rounded,filled", fillcolor="#FFE4E6", color="#E11D48",
+                 fontcolor="#881337", fontsize="11", margin="0.14,0.05", height="0.3"),
+    # a folded box of the backward pass
+    "rule_box": dict(shape="box", style="rounded,filled,bold", fillcolor="#FFE4E6",
+                     color="#BE123C", fontcolor="#881337", fontsize="11", margin="0.16,0.08",
+                     penwidth="1.5"),
 }
 # Cluster fills darken a little with depth so nesting reads without heavy borders.
 CLUSTER_FILLS = ("#F8FAFC", "#F1F5F9", "#E8EEF5", "#E2E8F0")
@@ -87,6 +94,86 @@ def op_attributes(f):
         return []
     return [f"{k}={fmt_value(v)}" for k, v in found.items()
             if v is not None and v is not False]
+
+
+def attr_steps(f):
+    """(code, steps) of an op's attributes for rolling: `code` is them with every integer
+    left out, `steps` those integers in order (``xs[:, t]``'s index differs only by t)."""
+    steps = []
+    try:
+        found = f.attributes()
+    except Exception:  # a diagram must never fail because one op describes itself badly
+        return ("?",), ()
+    code = tuple((k, _flatten(v, steps)) for k, v in found.items())
+    return code, tuple(steps)
+
+
+def _flatten(v, steps):
+    if v is None or isinstance(v, (bool, np.bool_)):
+        return v
+    if isinstance(v, (int, np.integer)):
+        steps.append(int(v))
+        return "#"
+    if isinstance(v, (float, np.floating)):
+        return ("f", float(v)) if v == v else ("f", "nan")
+    if isinstance(v, slice):
+        return ("slice", _flatten(v.start, steps), _flatten(v.stop, steps),
+                _flatten(v.step, steps))
+    if isinstance(v, (tuple, list)):
+        return (type(v).__name__,) + tuple(_flatten(a, steps) for a in v)
+    if isinstance(v, np.ndarray):
+        return ("array", v.shape, v.dtype.str)    # per-step data, like a per-step input
+    if isinstance(v, np.dtype):
+        return ("dtype", v.str)
+    if isinstance(v, str):
+        return ("str", v)
+    return ("other", type(v).__name__)
+
+
+def attr_labels(functions):
+    """`k=v` strings for the attributes of one op, or of its rolled copies (in copy
+    order): an integer that steps from copy to copy reads ``first…last``."""
+    try:
+        found = [f.attributes() for f in functions]
+    except Exception:
+        return []
+    out = []
+    for k, v in found[0].items():
+        if v is None or v is False:
+            continue
+        values = [a.get(k) for a in found]
+        out.append(f"{k}={_across(values)}")
+    return out
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and \
+            a.shape == b.shape and a.dtype == b.dtype
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:
+        return a is b
+
+
+def _across(values):
+    v0 = values[0]
+    if all(_same(v, v0) for v in values[1:]):
+        return fmt_value(v0)
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        return f"{values[0]}…{values[-1]}"
+    if all(isinstance(v, slice) for v in values):
+        parts = [[v.start for v in values], [v.stop for v in values]]
+        text = ":".join("" if p[0] is None else _across(p) for p in parts)
+        if v0.step is not None:
+            text += ":" + _across([v.step for v in values])
+        return text
+    if all(isinstance(v, tuple) and len(v) == len(v0) for v in values):
+        inner = ", ".join(_across([v[i] for v in values]) for i in range(len(v0)))
+        index = any(isinstance(p, (slice, np.ndarray)) or p is None or p is Ellipsis
+                    for p in v0)
+        return f"[{inner}]" if index else f"({inner})"
+    return fmt_value(v0) + " …"
 
 
 def is_parameter(v):
