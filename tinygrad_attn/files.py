@@ -20,8 +20,8 @@ import os
 import pathlib
 import secrets
 
-__all__ = ["atomic_file", "write_atomic", "write_json", "remove_temporaries", "WriteError",
-           "temporaries", "check_writable"]
+__all__ = ["atomic_file", "write_atomic", "write_json", "link_atomic", "remove_temporaries",
+           "WriteError", "temporaries", "check_writable"]
 
 
 class WriteError(OSError):
@@ -131,6 +131,27 @@ def write_atomic(path, data):
     with atomic_file(path) as f:
         f.write(data)
     return pathlib.Path(path)
+
+
+def link_atomic(source, path):
+    """Make `path` the same file as `source` (a hard link, renamed over `path` atomically:
+    no second copy is written); a copy, written atomically, where links are not supported."""
+    source, path = pathlib.Path(source), pathlib.Path(path)
+    tmp = _temporary_name(path)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        with atomic_file(path) as f, open(source, "rb") as src:
+            while block := src.read(1 << 20):
+                f.write(block)
+        return path
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise WriteError(e.errno, e.strerror or str(e), str(path)) from None
+    return path
 
 
 def write_json(path, obj, indent=1):

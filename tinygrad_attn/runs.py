@@ -16,10 +16,12 @@ The folder:
 
 What it promises. A fresh run into a folder that holds a run is refused (`RunError`, naming
 what is there) unless `overwrite=True`; a second process training in a locked folder is
-refused. Every file is written atomically (files.py), best.npz before last.npz before the
-history, so at every instant, `kill -9` included, last.npz is whole and resumable and
-every best epoch it names is in best.npz; temporary files a killed process left are removed
-by the next run in the folder. A resume refuses any option that differs from the
+refused. Every file is written atomically (files.py): last.npz, then best.npz (a hard link
+to the same file when the epoch is the best), then the history. So at every instant,
+`kill -9` included, last.npz (once there is one) is whole and resumable and best.npz is
+whole; a kill between the two leaves best.npz one best epoch behind, which the resume
+repairs before it trains, and the temporary files a killed process left are removed by the
+next run in the folder. A resume refuses any option that differs from the
 checkpoint's (it would not continue the run) and says when nothing is left to do.
 
 The saver is a callback of the training loop (`ModelSaver`, OpenNMT-py's model saver); the
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from . import checkpoint
 from .callbacks import History, Progress, TimeLimit
 from .checkpoint import CheckpointError
-from .files import WriteError, check_writable, remove_temporaries, write_atomic
+from .files import WriteError, check_writable, link_atomic, remove_temporaries, write_atomic
 from .plugins import model_class, task_class
 from .tasks import MODEL_OPTIONS, TaskError, model_keywords
 from .training import Callback, Trainer
@@ -111,6 +113,7 @@ class RunFolder:
     def lock(self):
         """Create the folder and hold its lock while the block runs (RunError if another
         process holds it); temporary files left by a killed run are removed first."""
+        created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -123,6 +126,9 @@ class RunFolder:
             with contextlib.suppress(OSError):
                 os.unlink(self.path / LOCK)
             os.close(fd)
+            if created:                 # a run that wrote nothing leaves no folder behind
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
 
     def _acquire(self):
         try:
@@ -224,13 +230,33 @@ class ModelSaver(Callback):
 
     def on_epoch_end(self, trainer, row):
         key = self.task.objective(row)
-        if key is not None and (self.best is None or list(key) < self.best["key"]):
+        improved = key is not None and (self.best is None or list(key) < self.best["key"])
+        if improved:
             self.best = {"epoch": row["epoch"], "step": row["step"],
                          self.task.metric: row[self.task.metric], "key": list(key)}
-            self._save(trainer, BEST)
         self._save(trainer, LAST)
+        if improved:      # the same file (a link): a kill in between is repaired on resume
+            link_atomic(self.folder.file(LAST), self.folder.file(BEST))
         self.write_history(trainer)
         self.saved_step = trainer.step
+
+    def repair(self, trainer, warn):
+        """After a kill between last.npz and best.npz: make best.npz the best epoch that
+        last.npz names (it is last.npz itself then)."""
+        if self.best is None:
+            return
+        best = self.folder.file(BEST)
+        try:
+            step = checkpoint.load(best)[1]["trainer"]["progress"]["step"]
+        except (OSError, CheckpointError, KeyError, TypeError):
+            step = None
+        if step == self.best["step"]:
+            return
+        if self.best["step"] == trainer.step:
+            link_atomic(self.folder.file(LAST), best)
+        else:
+            warn(f"{best} does not hold epoch {self.best['epoch']}, the best one "
+                 f"{self.folder.file(LAST)} names (was it replaced by hand?)")
 
     def on_stop(self, trainer, reason):
         if reason != "failed" and trainer.step != self.saved_step:
@@ -465,6 +491,7 @@ def _resume(folder, task, model, epochs, stop_at, time_limit, quiet, print_fn, w
             trainer.load_state_dict({**ckpt.field("trainer", dict), "slots": ckpt.slots})
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise CheckpointError(f"{last}: cannot resume from it: {e}") from None
+        saver.repair(trainer, warn)
         if threads is not None and run.get("threads") not in (None, threads):
             warn(f"{last} was trained with {run['threads']} threads and this resume runs "
                  f"{threads}: the result can differ in its last bits from an uninterrupted "

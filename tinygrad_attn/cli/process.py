@@ -1,10 +1,13 @@
 """Process-wide tuning, done here and nowhere else in the library: malloc's pad (memory.py)
 and our thread pool with BLAS's thread count (threads.py), from the command's options and
-the environment. Library users who train in their own loop make the same two calls
-themselves (docs/performance.md)."""
+the environment; and NumPy's floating-point RuntimeWarnings kept off the terminal (a loss
+that overflows is reported once, by the training loop, naming its step; --debug shows
+them). Library users who train in their own loop make the same calls themselves
+(docs/performance.md)."""
 from __future__ import annotations
 
 import os
+import warnings
 
 from .options import cpus
 
@@ -16,6 +19,9 @@ def configure(args):
     UsageError naming the option or variable for a bad value."""
     from tinygrad_attn import memory, threads
     from .errors import UsageError
+    if not args.debug:
+        warnings.filterwarnings("ignore", category=RuntimeWarning, message=(
+            "(overflow|invalid value|divide by zero|underflow) encountered"))
     try:
         memory.configure_from_environment()
     except ValueError as e:
