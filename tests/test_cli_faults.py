@@ -168,6 +168,8 @@ CASES = [
      r"--data FILE"),
     ("curriculum beyond the lengths", "train --task copy --curriculum 30 --dir {d}/new", 2,
      r"--curriculum 30: the first longest length must be within"),
+    ("an epoch of no steps", "train --task copy --epoch-steps 0 --dir {d}/new", 2,
+     r"argument --epoch-steps: must be a whole number >= 1, got '0'"),
     ("min length above max", "train --task copy --min-length 5 --max-length 3 "
      "--dir {d}/new", 2, r"--min-length 5 and --max-length 3"),
     # the data, checked before any work

@@ -54,6 +54,8 @@ def _save(fig, path):
 
 LABELS = {"accuracy": "test accuracy (%)", "loss": "training loss (mean of the epoch)",
           "bits_wrong": "bits wrong per sequence"}
+TITLES = {"accuracy": "Test accuracy (exact match)", "loss": "Training loss per epoch",
+          "bits_wrong": "Bits wrong per sequence (mean of the epoch)"}
 
 
 def curves(path, runs, *, metric="accuracy", book=False, title=None):
@@ -79,8 +81,7 @@ def curves(path, runs, *, metric="accuracy", book=False, title=None):
     if top <= 30:
         ax.set_xticks(range(1, int(top) + 1))
     ax.grid(alpha=0.3)
-    ax.set_title(title or ("Test accuracy (exact match)" if metric == "accuracy"
-                           else LABELS.get(metric, metric).capitalize() + " per epoch"))
+    ax.set_title(title or TITLES.get(metric, f"{metric} per epoch"))
     ax.legend(loc="lower right" if metric == "accuracy" else "upper right", fontsize=8)
     return _save(fig, path)
 

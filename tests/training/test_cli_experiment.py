@@ -11,6 +11,7 @@ import pytest
 from tinygrad_attn import checkpoint, cli
 
 COMMANDS = ["demo", "data", "train", "eval", "translate", "plot", "graph"]
+ROOT = str(__import__("pathlib").Path(__import__("tinygrad_attn").__file__).parents[1])
 SMALL = ["--hidden", "16", "--wordvec", "8", "--batch-size", "60", "--lr", "0.01"]
 
 
@@ -106,6 +107,33 @@ def test_resume_refuses_every_option_that_differs(run, tmp_path, capsys):
     assert "--epochs 1: " in capsys.readouterr().err
     assert cli.main(["train", "--resume", "--dir", str(tmp_path)]) == 2
     assert "nothing to resume in" in capsys.readouterr().err
+
+
+def test_a_resume_keeps_the_runs_thread_count_or_says_it_differs(run, tmp_path):
+    """The checkpoint records the thread count: a resume without --threads uses it, one
+    with another count says that the last bits can differ. (Subprocesses: the count is
+    process-wide.)"""
+    import os
+    from tinygrad_attn.cli.options import cpus
+    d, data, out = run
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    env.pop("TGA_NUM_THREADS", None)
+    folder = tmp_path / "r"
+
+    def train(*args):
+        return subprocess.run([sys.executable, "-m", "tinygrad_attn", "train", "--quiet",
+                               "--dir", str(folder), *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    assert train("--data", str(data), *SMALL, "--epochs", "1", "--threads", "1").returncode == 0
+    resumed = train("--resume", "--epochs", "2")
+    assert resumed.returncode == 0 and "warning" not in resumed.stderr, resumed.stderr
+    assert checkpoint.read(folder / "last.npz").meta["run"]["threads"] == 1
+    if cpus() >= 2:
+        other = train("--resume", "--epochs", "3", "--threads", "2")
+        assert other.returncode == 0
+        assert (f"warning: {folder / 'last.npz'} was trained with 1 threads and this resume "
+                "runs 2: the result can differ in its last bits") in other.stderr
 
 
 def test_a_folder_holds_one_run(run, tmp_path, capsys):
