@@ -146,6 +146,8 @@ CASES = [
     ("unknown command", "trian --data {d}/data.txt", 2,
      r"unknown command 'trian' \(did you mean 'train'\?\)"),
     ("no command", "--threads 1", 2, r"choose a command: demo, data, train"),
+    ("the copy command that was", "copy train --out {d}/ntm.npz", 2,
+     r"the copy task trains and evaluates like every task: `tinygrad-attn train --task copy"),
     # what does not fit together
     ("unknown task", "train --task nope --dir {d}/new", 2,
      r"unknown task 'nope'; installed tasks: copy, qa"),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import pathlib
 from dataclasses import dataclass
@@ -285,6 +286,15 @@ def make_optimizer(params, settings):
                    momentum=settings["momentum"])
 
 
+def _whole(v, low, high=None):
+    return (isinstance(v, int) and not isinstance(v, bool) and v >= low
+            and (high is None or v <= high))
+
+
+def _finite(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _settings(task, asked):
     """The training settings: asked, else the task's defaults; TaskError for a mix that does
     not make sense."""
@@ -303,6 +313,19 @@ def _settings(task, asked):
         s.update(momentum=None, alpha=None)
     if s["lr"] is None:
         s["lr"] = LR[s["optimizer"]]
+    bad = []
+    if not _whole(s["batch_size"], 1):
+        bad.append(f"--batch-size {s['batch_size']!r} (a whole number >= 1)")
+    if not _whole(s["seed"], 0, 2**32 - 1):
+        bad.append(f"--seed {s['seed']!r} (a whole number from 0 to 2**32 - 1)")
+    bad += [f"{_option(k)} {s[k]!r} (a finite number > 0)" for k in ("lr", "max_grad")
+            if not (_finite(s[k]) and s[k] > 0)]
+    bad += [f"{_option(k)} {s[k]!r} (a number in [0, 1))" for k in RMSPROP
+            if s[k] is not None and not (_finite(s[k]) and 0 <= s[k] < 1)]
+    if s["clip_mode"] not in ("norm", "value"):
+        bad.append(f"--clip-mode {s['clip_mode']!r} (norm or value)")
+    if bad:
+        raise TaskError("bad settings: " + "; ".join(bad))
     return s
 
 
@@ -378,6 +401,8 @@ def train(folder, *, task=None, model=None, epochs=None, resume=False, overwrite
     settings = _settings(Task, options)
     _check_stop_at(Task, stop_at)
     epochs = Task.defaults["epochs"] if epochs is None else epochs
+    if not _whole(epochs, 1):
+        raise TaskError(f"--epochs {epochs!r}: a whole number >= 1")
     batches = the_task.batches(settings["batch_size"], settings["seed"])
     try:
         net = the_task.build_model(Model, seed=settings["seed"],

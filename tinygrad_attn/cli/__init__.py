@@ -37,6 +37,9 @@ __all__ = ["main", "build_parser", "UsageError", "example_expression"]
 COMMANDS = {"demo": demo, "data": data, "train": train, "eval": eval_,
             "translate": translate, "plot": plot, "graph": graph}
 _TAKES_A_VALUE = {"--threads"}       # global options before the command that take a value
+MOVED = {"copy": "the copy task trains and evaluates like every task: `tinygrad-attn train "
+                 "--task copy --model ntm --dir runs/ntm`, `tinygrad-attn eval runs/ntm "
+                 "--lengths 1-20,30,50,80`"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -86,6 +89,8 @@ def parse(argv):
         top.parse_args(argv)                # --help, --version, or an error
         top.error("choose a command: " + ", ".join(COMMANDS))
     name = argv[i]
+    if name in MOVED:
+        top.error(MOVED[name])
     if name not in COMMANDS:
         close = difflib.get_close_matches(name, COMMANDS, n=1)
         top.error(f"unknown command {name!r}" + (f" (did you mean {close[0]!r}?)" if close

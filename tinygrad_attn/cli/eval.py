@@ -10,15 +10,12 @@ EVAL_OPTIONS = ("data", "all", "beam", "show", "lengths", "examples", "seed")
 
 
 def run(args):
-    from tinygrad_attn import checkpoint, runs
     from tinygrad_attn.files import write_json
     from tinygrad_attn.plugins import task_class
     if args.json is not None:
         options.writable(args.json)
-    path = runs.find_checkpoint(args.checkpoint)
-    if not path.exists():
-        raise UsageError(f"{path}: no such checkpoint")
-    model, ckpt = checkpoint.load_model(path)
+    model, ckpt = options.load_checkpoint(args.checkpoint)
+    path = ckpt.path
     task = ckpt.meta.get("task")
     name = task.get("name", "qa") if isinstance(task, dict) else "qa"
     Task = task_class(name)

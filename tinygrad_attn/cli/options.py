@@ -16,7 +16,7 @@ import math
 import os
 import pathlib
 
-__all__ = ["add", "SPECS", "cpus", "PICTURES", "writable"]
+__all__ = ["add", "SPECS", "cpus", "PICTURES", "writable", "checkpoint_path", "load_checkpoint"]
 
 PICTURES = (".png", ".svg", ".pdf")          # what matplotlib writes for our pictures
 
@@ -115,6 +115,23 @@ def writable(path):
         check_writable(path)
     except WriteError as e:
         raise UsageError(str(e)) from None
+
+
+def checkpoint_path(text):
+    """The CHECKPOINT positional: a .npz, or a run folder (its best.npz, else its last.npz);
+    UsageError if there is none."""
+    from tinygrad_attn.runs import find_checkpoint
+    from .errors import UsageError
+    path = find_checkpoint(text)
+    if not path.exists():
+        raise UsageError(f"{path}: no such checkpoint")
+    return path
+
+
+def load_checkpoint(text):
+    """(model, checkpoint) of the CHECKPOINT positional."""
+    from tinygrad_attn.checkpoint import load_model
+    return load_model(checkpoint_path(text))
 
 
 def lengths(text):

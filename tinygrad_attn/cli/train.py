@@ -123,5 +123,9 @@ def add_parser(sub):
         options.add(model, name)
     task = p.add_argument_group("the task's own")
     for name in TASK_OPTIONS[1:]:
-        options.add(task, name)
+        if name == "beam":
+            options.add(task, name, help="qa: beam width of the evaluation after each epoch "
+                        "(default 1: greedy)")
+        else:
+            options.add(task, name)
     return p

@@ -8,17 +8,14 @@ from .errors import UsageError
 
 
 def run(args):
-    from tinygrad_attn import checkpoint, runs
     from tinygrad_attn.tasks.qa import Translator
     if args.heatmap is not None:
         options.writable(args.heatmap)
-    path = runs.find_checkpoint(args.checkpoint)
-    if not path.exists():
-        raise UsageError(f"{path}: no such checkpoint")
+    options.checkpoint_path(args.checkpoint)
     texts = args.inputs or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise UsageError("no inputs: give them as arguments or one per line on stdin")
-    model, ckpt = checkpoint.load_model(path)
+    model, ckpt = options.load_checkpoint(args.checkpoint)
     tr = Translator.from_checkpoint(model, ckpt)
     if args.heatmap is not None and not hasattr(model, "decode_step"):
         raise UsageError(f"--heatmap: the {model.kind!r} model does not decode step by step")
