@@ -9,8 +9,8 @@ report both controllers.
 
 Train (everything but the controller is the `ntm` model's):
 
-    python -m tinygrad_attn copy train --controller feedforward --steps 100000 \
-        --time-limit 1500 --log-every 50 --seed 0 --out experiments/out/ntm_ff.npz
+    python -m tinygrad_attn train --task copy --model ntm --controller feedforward \
+        --epochs 2000 --epoch-steps 50 --time-limit 1500 --seed 0 --dir experiments/out/ntm_ff
 
 (The run quoted in docs/results.md was made before `nn.NTM` had the option, with a plugin
 model of the same forward whose Linear was drawn from its own generator, seed 7: the same
@@ -20,8 +20,8 @@ Report (generalisation table as JSON, the curve beside other runs' checkpoints, 
 read / write weightings for one sequence of each --picture-lengths):
 
     PYTHONPATH=$PWD:$PWD/experiments OMP_NUM_THREADS=1 python experiments/ntm_ff.py \
-        experiments/out/ntm_ff_step2400.npz --curve-of experiments/out/ntm_ff.npz \
-        --compare experiments/out/ntm.npz --labels "NTM, LSTM controller" \
+        experiments/out/ntm_ff_step2400.npz --curve-of experiments/out/ntm_ff \
+        --compare experiments/out/ntm --labels "NTM, LSTM controller" \
         --out experiments/out/report
 """
 from __future__ import annotations
@@ -34,17 +34,21 @@ import numpy as np
 
 
 def load(path):
-    """(model, meta) of a feed-forward-controller checkpoint: `copy train --controller
-    feedforward`'s, or the earlier plugin's (parameters ntm.ff.W / ntm.ff.b, no
-    "controller" in its config), read into the same model."""
+    """(model, meta) of a feed-forward-controller run: a run folder of `train --task copy
+    --controller feedforward`, an earlier `copy train --controller feedforward` file, or the
+    earlier plugin's (parameters ntm.ff.W / ntm.ff.b, no "controller" in its config), read
+    into the same model."""
     from tinygrad_attn import checkpoint
-    from tinygrad_attn.copy_cli import _model_class
-    state, meta = checkpoint.load(path)
-    state = {k.replace("ntm.ff.", "ntm.controller."): v for k, v in state.items()}
-    config = {**meta["config"], "controller": "feedforward"}
-    model = _model_class("ntm")(**config)
-    model.load_state_dict(state)
-    return model, meta
+    from tinygrad_attn.plugins import model_class
+    from copy_runs import load as load_run
+    if os.path.isfile(path):
+        state, meta = checkpoint.load(path)
+        if any(k.startswith("ntm.ff.") for k in state):          # the earlier plugin's
+            state = {k.replace("ntm.ff.", "ntm.controller."): v for k, v in state.items()}
+            model = model_class("ntm")(**{**meta["config"], "controller": "feedforward"})
+            model.load_state_dict(state)
+            return model, meta
+    return load_run(path)
 
 
 def main(argv=None):
@@ -52,9 +56,9 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tinygrad_attn import checkpoint
-    from tinygrad_attn.copy_cli import evaluate, parse_lengths
     from tinygrad_attn.files import write_json
+    from tinygrad_attn.tasks.copy import evaluate, parse_lengths
+    from copy_runs import info
     from ntm_report import picture, smooth
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -81,10 +85,10 @@ def main(argv=None):
     for L, v in table.items():
         print(f"length {L:3d}: {v:7.2f} of {8 * L} bits wrong")
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    ff_curve = curve if args.curve_of is None else checkpoint.load(args.curve_of)[1]["curve"]
+    ff_curve = curve if args.curve_of is None else info(args.curve_of)["curve"]
     runs = [("NTM, feed-forward controller", ff_curve)]
     for i, path in enumerate(args.compare):
-        _, m = checkpoint.load(path)
+        m = info(path)
         label = args.labels[i] if i < len(args.labels) else os.path.basename(path)
         runs.append((label, m["curve"]))
     for label, c in runs:

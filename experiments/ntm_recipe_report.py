@@ -43,12 +43,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_attn as tga  # noqa: E402
-from tinygrad_attn import checkpoint  # noqa: E402
-from tinygrad_attn.copy_cli import evaluate, load_model, parse_lengths  # noqa: E402
 from tinygrad_attn.data.copy_task import copy_batch  # noqa: E402
 from tinygrad_attn.files import write_json  # noqa: E402
+from tinygrad_attn.tasks.copy import evaluate, parse_lengths  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from copy_runs import info, load as load_model  # noqa: E402
 from ntm_report import picture  # noqa: E402
 
 
@@ -127,7 +127,7 @@ def main(argv=None):
         fig, ax = plt.subplots(figsize=(8, 4.2))
         summaries = {}
         for label, path in args.curve:
-            meta = checkpoint.load(path)[1]
+            meta = info(path)
             batch = meta.get("batch_size", 16)
             rows = meta["curve"]
             seen = np.array([r["step"] for r in rows]) * batch

@@ -2,8 +2,9 @@
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python experiments/ntm_report.py --n 64
 
-Reads experiments/out/ntm.npz and lstm.npz (and, for the curve only, if present,
-ntm_learned_w0.npz and ntm_earlier_learned_memory.npz: the runs with earlier recipes).
+Reads the runs experiments/out/ntm and lstm (run folders, or the earlier single files
+ntm.npz and lstm.npz; and, for the curve only, if present, ntm_learned_w0 and
+ntm_earlier_learned_memory: the runs with earlier recipes).
 Writes to --out: copy_results.json (generalisation table: mean bits wrong per sequence over
 --n fresh sequences per length, lengths 1-20, 30, 50, 80, and the runs' steps, wall and CPU
 seconds), copy_curve.png (bits wrong per sequence against training steps, with sequences
@@ -25,10 +26,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tinygrad_attn as tga  # noqa: E402
-from tinygrad_attn import checkpoint  # noqa: E402
-from tinygrad_attn.copy_cli import evaluate, load_model, parse_lengths  # noqa: E402
 from tinygrad_attn.data.copy_task import bits_wrong, copy_batch  # noqa: E402
 from tinygrad_attn.files import write_json  # noqa: E402
+from tinygrad_attn.tasks.copy import evaluate, parse_lengths  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from copy_runs import info, load  # noqa: E402
 
 LABELS = {"ntm": "NTM (memory 1e-6, heads start on row 0)",
           "lstm": "LSTM baseline (256 units)",
@@ -48,13 +51,16 @@ def main(argv=None):
     ap.add_argument("--lengths", default="1-20,30,50,80")
     ap.add_argument("--picture-lengths", default="20,50")
     args = ap.parse_args(argv)
-    path = lambda name: os.path.join(args.out, f"{name}.npz")  # noqa: E731
-    runs = {name: load_model(path(name)) for name in ("ntm", "lstm")
+    def path(name):                       # a run folder, or the earlier single file
+        folder = os.path.join(args.out, name)
+        return folder if os.path.isdir(folder) else folder + ".npz"
+
+    runs = {name: load(path(name)) for name in ("ntm", "lstm")
             if os.path.exists(path(name))}
     curves = {name: meta for name, (_, meta) in runs.items()}
     for name in EARLIER:                   # earlier recipes: only their curves are drawn
         if os.path.exists(path(name)):
-            curves[name] = checkpoint.load(path(name))[1]
+            curves[name] = info(path(name))
     lengths = parse_lengths(args.lengths)
     table = {}
     for name, (model, meta) in runs.items():

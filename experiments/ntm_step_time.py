@@ -2,8 +2,8 @@
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python experiments/ntm_step_time.py
 
-A step = forward + loss + backward + clip + Adam, as `tinygrad-attn copy train` does it,
-at one fixed length (default 20, i.e. 41 time steps) on random bits. Prints the median of
+A step = forward + loss + backward + clip + Adam, as `tinygrad-attn train --task copy`
+does it, at one fixed length (default 20, i.e. 41 time steps) on random bits. Prints the median of
 --repeats steps (after one warm-up) per batch size, in wall seconds and in this process's
 CPU seconds (less disturbed by other work on a shared machine), and the recorded ops of one
 step's forward graph by type (walking `creator.inputs` from the loss).

@@ -1,6 +1,5 @@
-"""Transformer vs the RNN models on the date and addition tasks (helper-1's generators,
-helper-4's Trainer). Re-runnable; everything quoted in docs/results.md (Transformer and NTM) comes from the
-JSON this writes.
+"""Transformer vs the RNN models on the date and addition tasks. Re-runnable; everything
+quoted in docs/results.md (Transformer and NTM) comes from the JSON this writes.
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 5 python experiments/transformer_vs_rnn.py \
         --task dates --n 10000 --epochs 4 --models attention,transformer
@@ -18,9 +17,14 @@ import sys
 import numpy as np
 
 import tinygrad_attn_models as models
+from tinygrad_attn import checkpoint
+from tinygrad_attn.batches import ShuffledRows
+from tinygrad_attn.callbacks import Evaluation, History, Progress
 from tinygrad_attn.data import load_dataset, make_file
 from tinygrad_attn.files import write_json
-from tinygrad_attn.training import Trainer, exact_match
+from tinygrad_attn.optim import Adam
+from tinygrad_attn.tasks.qa import exact_match
+from tinygrad_attn.training import Trainer
 
 SIZES = {  # the RNN models at the book's sizes; the Transformer small enough for 2 cores
     "seq2seq": dict(wordvec_size=16, hidden_size=128),
@@ -62,14 +66,21 @@ def main(argv=None):
         model = CLASSES[name](V, seed=args.seed, **SIZES[name])
         n_params = int(sum(p.size for p in model.parameters()))
         print(f"== {name}: {n_params} parameters, {SIZES[name]}", flush=True)
-        trainer = Trainer(model, data.x_train, data.t_train, batch_size=args.batch_size,
-                          lr=1e-3, max_grad=5.0, seed=args.seed,
-                          evaluate=exact_match(x_eval, t_eval, data.start_id),
-                          out_dir=out / f"{args.task}{args.tag}_{name}", quiet=False)
+        history = History()
+        trainer = Trainer(model, ShuffledRows((data.x_train, data.t_train), args.batch_size,
+                                              args.seed),
+                          optimizer=Adam(model.parameters(), lr=1e-3), max_grad=5.0,
+                          callbacks=[Evaluation(exact_match(x_eval, t_eval, data.start_id)),
+                                     history, Progress()])
         last = out / f"{args.task}{args.tag}_{name}" / "last.npz"
         if args.resume and last.exists():
-            trainer.restore(last)
-        history = trainer.fit(args.epochs)
+            ckpt = checkpoint.read(last)
+            model.load_state_dict(ckpt.params)
+            trainer.load_state_dict({**ckpt.meta["trainer"], "slots": ckpt.slots})
+        trainer.fit(args.epochs)
+        state = trainer.state_dict()
+        checkpoint.save_training(last, model, slots=state.pop("slots"), trainer=state,
+                                 epoch=trainer.epoch)
         results["models"][name] = {"parameters": n_params, "sizes": SIZES[name],
                                    "epochs": history.epochs}
         write_json(out / f"{args.task}{args.tag}_results.json", results)

@@ -1,19 +1,21 @@
-"""The book's three seq2seq models, written as forward code on tinygrad_attn.
+"""The models, written as forward code on tinygrad_attn: the book's three seq2seq models,
+the further structures, the Transformer, and the NTM with its LSTM baseline for the copy
+task (installed as the package `tinygrad_attn_models`).
 
-    from models import Seq2seq, PeekySeq2seq, AttentionSeq2seq
+    from tinygrad_attn_models import Seq2seq, PeekySeq2seq, AttentionSeq2seq
     model = AttentionSeq2seq(vocab_size, wordvec_size=16, hidden_size=256, seed=0)
     loss = model.loss(xs, ts); loss.backward()
     model.generate(xs, start_id, length)        # (N, length) token ids, greedy
 
 Every gradient comes from the tape: nothing here defines a backward pass. The framework
-finds these models through the ``tinygrad_attn.models`` entry points and never imports
-this package itself.
+finds these models through the ``tinygrad_attn.models`` entry points (pyproject.toml) and
+never imports this package itself.
 """
 from .attention import AttentionDecoder, AttentionSeq2seq
 from .ntm import NTM, LSTMCopy
 from .peeky import PeekyDecoder, PeekySeq2seq
 from .seq2seq import Decoder, Encoder, Seq2seq, Seq2seqBase
-# further RNN structures (SEED.md section 5, issue 13)
+# further RNN structures
 from .attention_feed import AttentionFeedSeq2seq, FeedDecoder
 from .bilstm import BiEncoder, BiLSTMSeq2seq
 from .deep import DeepDecoder, DeepEncoder, DeepSeq2seq

@@ -8,8 +8,9 @@
 Both: ``Model(input_size=9, output_size=8, ..., seed=None, dtype=np.float32)``,
 ``config()``, ``forward(xs (N, T, in)) -> (logits (N, T, out), extras)``,
 ``loss(xs, targets, mask) -> mean binary cross-entropy over the masked steps``.
-They are not seq2seq models (no token ids), so they register under their own entry-point
-group, ``tinygrad_attn.copy_models``, not the protocol's ``tinygrad_attn.models``.
+They register in the one model registry (the ``tinygrad_attn.models`` entry points, as
+``ntm`` and ``lstm_copy``) and train on the copy task, which builds them with the input and
+output sizes of its bit vectors: ``tinygrad-attn train --task copy --model ntm``.
 """
 from __future__ import annotations
 

@@ -105,12 +105,82 @@ def test_layering():
         assert inside(g[name]) <= allowed, (name, inside(g[name]) - allowed)
     assert "tinygrad_attn.autodiff" in g["tinygrad_attn.viz.backward"]
     assert g["tinygrad_attn.autodiff"] >= {"tinygrad_attn.tape"}
+    cli = {m for m in g if m == "tinygrad_attn.cli" or m.startswith("tinygrad_attn.cli.")}
+    assert {"tinygrad_attn.cli", "tinygrad_attn.cli.train", "tinygrad_attn.cli.eval",
+            "tinygrad_attn.cli.options", "tinygrad_attn.cli.process"} <= cli
     for name, deps in g.items():
         if name.startswith("tinygrad_attn.ops."):
             assert "tinygrad_attn.functions" not in deps, name
             assert "tinygrad_attn.autodiff" not in deps, name
-        if name not in ("tinygrad_attn.cli", "tinygrad_attn.__main__"):
-            assert "tinygrad_attn.cli" not in deps, f"{name} imports the CLI"
+        if name not in cli | {"tinygrad_attn.__main__"}:
+            assert not deps & cli, f"{name} imports the CLI"
+
+
+# The application layer, bottom to top: a module imports only modules of lower ranks (and
+# the engine below them all). One concern each: the run folder (runs) on the tasks, the
+# tasks on the loop and its callbacks, the loop on the optimiser alone.
+APP_RANKS = {
+    "tinygrad_attn.files": 0, "tinygrad_attn.plugins": 0, "tinygrad_attn.batches": 0,
+    "tinygrad_attn.data": 0, "tinygrad_attn.checkpoint": 1, "tinygrad_attn.plots": 1,
+    "tinygrad_attn.training": 2, "tinygrad_attn.callbacks": 3, "tinygrad_attn.tasks": 4,
+    "tinygrad_attn.runs": 5, "tinygrad_attn.cli": 6, "tinygrad_attn.__main__": 7,
+}
+
+
+def _app_rank(module):
+    for prefix, rank in APP_RANKS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
+    return None
+
+
+def test_the_application_layer_imports_only_downward():
+    g = _import_graph()
+    assert {m for m in g if _app_rank(m) is not None} >= set(APP_RANKS) | {
+        "tinygrad_attn.tasks.qa", "tinygrad_attn.tasks.copy", "tinygrad_attn.cli.train"}
+    for name, deps in g.items():
+        rank = _app_rank(name)
+        if rank is None:      # the engine never reaches up into the application
+            assert not {d for d in deps if _app_rank(d) is not None and
+                        d != "tinygrad_attn.files"}, name
+            continue
+        for d in deps:
+            r = _app_rank(d)
+            same_package = d.split(".")[:2] == name.split(".")[:2]
+            if r is not None and not same_package:
+                assert r < rank, f"{name} (rank {rank}) imports {d} (rank {r})"
+    # the loop knows neither files, checkpoints, registries nor tasks: callbacks do that
+    assert g["tinygrad_attn.training"] & set(APP_RANKS) == set()
+
+
+def test_the_framework_never_imports_the_models_package():
+    for path in PKG.rglob("*.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            assert not any(n.split(".")[0] in ("tinygrad_attn_models", "models")
+                           for n in names), path
+
+
+TUNING = {"configure_from_environment", "set_num_threads", "keep_freed_memory"}
+
+
+def test_process_tuning_happens_only_in_the_command_entry():
+    """malloc and the thread pool are process-wide: the library tunes neither; only the
+    command (cli/process.py) calls what tunes them (memory.py and threads.py define it)."""
+    callers = set()
+    for path in PKG.rglob("*.py"):
+        name = _module_name(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                f = node.func
+                called = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+                if called in TUNING:
+                    callers.add(name)
+    assert callers - {"tinygrad_attn.memory", "tinygrad_attn.threads"} == \
+        {"tinygrad_attn.cli.process"}
 
 
 def _run(code, cwd=None, env=None):
@@ -127,7 +197,8 @@ def test_importing_the_library_leaves_malloc_alone():
         sys.addaudithook(lambda ev, args: seen.append(args[1]) if ev == "ctypes.dlsym" else None)
         import tinygrad_attn, tinygrad_attn.nn, tinygrad_attn.optim, tinygrad_attn.viz
         import tinygrad_attn.checkpoint, tinygrad_attn.decoding, tinygrad_attn.memory
-        import tinygrad_attn.testing, tinygrad_attn.book
+        import tinygrad_attn.testing, tinygrad_attn.book, tinygrad_attn.cli
+        import tinygrad_attn.runs, tinygrad_attn.tasks.qa, tinygrad_attn.tasks.copy
         assert "mallopt" not in seen, seen
         from tinygrad_attn.memory import keep_freed_memory
         assert keep_freed_memory()
@@ -145,10 +216,11 @@ def test_a_users_own_models_package_and_ours_coexist(tmp_path):
     run = _run("""
         import models
         assert models.WHOSE == "the user", models.__file__
-        from tinygrad_attn.cli import _model_plugins
-        plugins = _model_plugins()
-        cls = plugins["attention"].load()
+        from tinygrad_attn.plugins import model_class, task_class
+        cls = model_class("attention")
         assert cls.__module__.startswith("tinygrad_attn_models."), cls.__module__
+        assert model_class("ntm").__module__.startswith("tinygrad_attn_models.")
+        assert task_class("copy").name == "copy"
         import models as again
         assert again.WHOSE == "the user"
         print("ok")

@@ -21,7 +21,8 @@ def test_graph_of_the_example_expression(tmp_path, capsys):
 
 
 def test_graph_of_a_model_found_as_a_plugin(tmp_path):
-    if "attention" not in cli._model_plugins():
+    from tinygrad_attn.plugins import model_plugins
+    if "attention" not in model_plugins():
         pytest.skip("the project is not installed (pip install -e .): no model entry points")
     out = tmp_path / "attention.dot"
     assert cli.main(["graph", "--model", "attention", "--out", str(out), "--max-depth", "1"]) == 0
@@ -40,6 +41,9 @@ def test_unknown_model_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["graph", "--model", "nope", "--out", str(tmp_path / "g.svg")]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'nope'" in err and "example" in err
+    assert cli.main(["graph", "--model", "ntm", "--out", str(tmp_path / "g.svg")]) == 2
+    assert "'ntm' model is not a seq2seq model" in capsys.readouterr().err
+    assert not (tmp_path / "g.svg").exists()
 
 
 def test_help_lists_the_commands(capsys):
@@ -47,7 +51,9 @@ def test_help_lists_the_commands(capsys):
         cli.main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    assert "demo" in out and "graph" in out
+    for command in ("demo", "data", "train", "eval", "translate", "plot", "graph"):
+        assert f"    {command} " in out
+    assert "    copy " not in out           # the copy task is `train --task copy`
 
 
 def test_version_and_python_dash_m():

@@ -16,17 +16,22 @@ def test_the_pad_is_applied_on_glibc():
     assert memory.keep_freed_memory(memory.DEFAULT_TOP_PAD) is True
 
 
-def _cli_with(env_value):
-    """`tinygrad-attn --version` with TGA_MALLOC_TOP_PAD set: the CLI applies the setting."""
+def _cli_with(env_value, *args):
+    """`tinygrad-attn ARGS` with TGA_MALLOC_TOP_PAD set: the CLI applies the setting."""
     env = {"TGA_MALLOC_TOP_PAD": env_value, "PATH": ""}
-    return subprocess.run([sys.executable, "-m", "tinygrad_attn", "--version"], env=env,
-                          capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "tinygrad_attn", *(args or ["--version"])],
+                          env=env, capture_output=True, text=True)
 
 
-def test_a_bad_environment_value_is_a_clear_error():
-    run = _cli_with("lots")
-    assert run.returncode != 0
-    assert "TGA_MALLOC_TOP_PAD must be a number of bytes" in run.stderr
+def test_a_bad_environment_value_is_a_clear_error_and_help_still_works(tmp_path):
+    run = _cli_with("lots", "data", "dates", "-n", "3", "--out", str(tmp_path / "d.txt"))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "tinygrad-attn data: environment: TGA_MALLOC_TOP_PAD must be a number of bytes "
+        "(0 to disable), got 'lots'"]
+    assert not (tmp_path / "d.txt").exists()
+    for args in (["--version"], ["--help"], ["train", "--help"]):
+        assert _cli_with("lots", *args).returncode == 0
 
 
 def test_the_environment_can_turn_it_off(monkeypatch):

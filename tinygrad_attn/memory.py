@@ -7,12 +7,13 @@ page back in: a 512 KiB add then costs about 6x what it costs on recycled memory
 arrays up to 32 MiB from the heap (`M_MMAP_THRESHOLD`) and keeping a pad on top of it
 (`M_TOP_PAD`) removes that cost; memory stays bounded by the largest step plus the pad.
 
-This changes malloc for the whole process, so the library never does it on import: it is
-an explicit call. The `tinygrad-attn` command and the `Trainer` call
-`configure_from_environment()`, which applies `keep_freed_memory()` with the default pad
-unless the environment variable `TGA_MALLOC_TOP_PAD` says otherwise (a number of bytes, or
-0 to leave malloc alone) or glibc's own `MALLOC_TOP_PAD_` / `MALLOC_MMAP_THRESHOLD_` are
-set. A library user who trains in their own loop calls it once:
+This changes malloc for the whole process, so the library never does it, on import or in
+its training loop: it is an explicit call. The `tinygrad-attn` command (and only it: its
+cli/process.py) calls `configure_from_environment()`, which applies `keep_freed_memory()`
+with the default pad unless the environment variable `TGA_MALLOC_TOP_PAD` says otherwise
+(a number of bytes, or 0 to leave malloc alone) or glibc's own `MALLOC_TOP_PAD_` /
+`MALLOC_MMAP_THRESHOLD_` are set. A library user who trains in their own loop (the
+`Trainer` too) calls it once:
 
     from tinygrad_attn.memory import keep_freed_memory
     keep_freed_memory()

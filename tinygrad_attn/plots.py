@@ -1,20 +1,25 @@
 """Pictures of the experiment with matplotlib, headless (the Agg backend; no display needed).
 
+    curves("loss.png", [("attention", [1, 2, 3], [1.9, 0.6, 0.1])], metric="loss")
     accuracy_curves("curves.png", [("attention", [1, 2, 3], [0.0, 0.93, 0.999]), ...],
                     book=True)                                  # the book's Figure 8-26
     attention_heatmaps("heatmap.png", [(input_labels, output_labels, weights), ...])  # 8-27
 
-Files are written to a temporary name and renamed, so an interrupted run leaves no half
+A picture is .png, .svg or .pdf by its suffix (another suffix is refused before anything is
+drawn). Files are written through `files.atomic_file`, so an interrupted run leaves no half
 picture. matplotlib is imported when a picture is drawn, not when this module is.
 """
 from __future__ import annotations
 
-import os
 import pathlib
 
 import numpy as np
 
-__all__ = ["accuracy_curves", "attention_heatmaps", "BOOK_CURVE"]
+from .files import atomic_file
+
+__all__ = ["curves", "accuracy_curves", "attention_heatmaps", "BOOK_CURVE", "FORMATS"]
+
+FORMATS = (".png", ".svg", ".pdf")
 
 # The book's own code on its own date file (SEED.md section 4): test accuracy after epochs
 # 1, 2, 3 of its attention model.
@@ -29,47 +34,70 @@ def _pyplot():
     return plt
 
 
+def _format(path):
+    suffix = pathlib.Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        got = f"suffix {suffix!r}" if suffix else "no suffix"
+        raise ValueError(f"{path}: a picture with {got}; use {', '.join(FORMATS)}")
+    return suffix[1:]
+
+
 def _save(fig, path):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fmt = _format(path)
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_file(path) as f:
+            fig.savefig(f, format=fmt, dpi=120, bbox_inches="tight")
     finally:
-        tmp.unlink(missing_ok=True)
         _pyplot().close(fig)
-    return path
+    return pathlib.Path(path)
+
+
+LABELS = {"accuracy": "test accuracy (%)", "loss": "training loss (mean of the epoch)",
+          "bits_wrong": "bits wrong per sequence"}
+TITLES = {"accuracy": "Test accuracy (exact match)", "loss": "Training loss per epoch",
+          "bits_wrong": "Bits wrong per sequence (mean of the epoch)"}
+
+
+def curves(path, runs, *, metric="accuracy", book=False, title=None):
+    """A per-epoch metric of several runs in one picture: `runs` is a list of
+    ``(label, epochs, values)``. Accuracies (in [0, 1]) are drawn in percent; `book` adds
+    the book's measured accuracy curve (dashed). The x axis counts epochs from 1."""
+    _format(path)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    markers = "osD^vP*X"
+    scale = 100 if metric == "accuracy" else 1
+    for i, (label, epochs, values) in enumerate(runs):
+        ax.plot(epochs, scale * np.asarray(values, dtype=float),
+                marker=markers[i % len(markers)], label=label)
+    if book:
+        label, epochs, acc = BOOK_CURVE
+        ax.plot(epochs, 100 * np.asarray(acc), "k--", marker="x", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(LABELS.get(metric, metric))
+    if metric == "accuracy":
+        ax.set_ylim(-2, 102)
+    top = max([max(e) for _, e, _ in runs if len(e)] + [3 if book else 1])
+    if top <= 30:
+        ax.set_xticks(range(1, int(top) + 1))
+    ax.grid(alpha=0.3)
+    ax.set_title(title or TITLES.get(metric, f"{metric} per epoch"))
+    ax.legend(loc="lower right" if metric == "accuracy" else "upper right", fontsize=8)
+    return _save(fig, path)
 
 
 def accuracy_curves(path, runs, *, book=False, title="Test accuracy (exact match)"):
     """Accuracy per epoch of several runs in one picture: `runs` is a list of
     ``(label, epochs, accuracies)`` (accuracies in [0, 1]); `book` adds the book's measured
     curve (dashed). The x axis counts epochs from 1 (after the first epoch)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    markers = "osD^vP*X"
-    for i, (label, epochs, acc) in enumerate(runs):
-        ax.plot(epochs, 100 * np.asarray(acc, dtype=float), marker=markers[i % len(markers)],
-                label=label)
-    if book:
-        label, epochs, acc = BOOK_CURVE
-        ax.plot(epochs, 100 * np.asarray(acc), "k--", marker="x", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(-2, 102)
-    top = max([max(e) for _, e, _ in runs if len(e)] + [3 if book else 1])
-    ax.set_xticks(range(1, int(top) + 1))
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return curves(path, runs, metric="accuracy", book=book, title=title)
 
 
 def attention_heatmaps(path, panels, *, title=None):
     """One heatmap per panel, stacked: `panels` is a list of ``(input_labels,
     output_labels, weights)`` with weights (len(output_labels), len(input_labels)); rows are
     output characters (decoder steps), columns input characters, darker = more weight."""
+    _format(path)
     plt = _pyplot()
     heights = [0.9 + 0.32 * len(outs) for _, outs, _ in panels]
     widths = max(4.0, 0.3 * max(len(ins) for ins, _, _ in panels) + 1.6)

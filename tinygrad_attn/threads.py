@@ -11,9 +11,9 @@ BLAS's) would fight, so while ours has more than one thread the BLAS library is 
 thread (process-wide: that is where BLAS keeps it), and set back when ours goes back to
 one.
 
-Importing changes nothing (one thread, BLAS untouched): the `tinygrad-attn` command, the
-`Trainer` and the benchmarks call `configure_from_environment()`; a library user calls
-`set_num_threads(n)` once. Without a BLAS whose thread count we can set (OpenBLAS, found
+Importing changes nothing (one thread, BLAS untouched): the `tinygrad-attn` command and
+the benchmarks call `configure_from_environment()`; a library user (of the `Trainer` too)
+calls `set_num_threads(n)` once. Without a BLAS whose thread count we can set (OpenBLAS, found
 among the loaded libraries on Linux) we stay at one thread rather than oversubscribe.
 
 Results do not depend on timing: each row block is computed by exactly one thread in a

@@ -1,273 +1,299 @@
-"""Training a model that follows the model protocol: the book's loop, checkpoints, resume.
+"""The training loop: one small loop for every task; its other jobs are callbacks.
 
-    from tinygrad_attn.training import Trainer, exact_match
-    trainer = Trainer(model, x_train, t_train,
-                      evaluate=exact_match(x_test, t_test, start_id),   # model -> {"accuracy": ..}
-                      batch_size=128, lr=1e-3, max_grad=5.0, seed=0, out_dir="runs/attention",
-                      metadata={"task": {...}})                         # JSON, kept in checkpoints
-    history = trainer.fit(epochs=10)            # trains until trainer.epoch == 10
-    trainer = Trainer(model, x_train, t_train, ..., out_dir="runs/attention")
-    trainer.restore("runs/attention/last.npz"); trainer.fit(epochs=12)  # bit-exact continuation
+    from tinygrad_attn.training import Trainer
+    from tinygrad_attn.callbacks import History, Progress
+    trainer = Trainer(model, batches, optimizer=Adam(model.parameters(), lr=1e-3),
+                      clip_mode="norm", max_grad=5.0,
+                      callbacks=[evaluation, History(), Progress()])
+    trainer.fit(epochs=10)
 
-The Trainer knows a model only through the protocol (`loss(xs, ts)`, `parameters()`,
-`kind`, `config()`, `state_dict()`/`load_state_dict()`; `decode` through `exact_match`), the
-optimiser (`optim.Adam`, the book's, with `clip_grad_norm_`) and `checkpoint`; never the
-models package. Each epoch, as the book's `Trainer.fit`: a permutation of the training rows
-from a `numpy.random.RandomState(seed)` the Trainer owns (`np.random.permutation`, the
-book's call, on our own generator), then ``len // batch_size`` batches in that order (the
-remainder is skipped, as in the book); per batch: loss, backward, clip by global norm,
-Adam step. After each epoch: `evaluate(model)` (any callable returning a dict of floats;
-`exact_match` decodes the test set, batched, greedy or beam), then, with `out_dir`:
+Per step (the book's loop): a batch from `batches` (a resumable stream: batches.py), the
+loss (``loss_fn(model, batch) -> (loss, {metric: float})``, by default ``model.loss(*batch)``),
+a check that it is finite (`NonFiniteLoss` names the step; the step changes nothing),
+backward, clipping (by global norm, the book's, or by value), the optimiser's step, the
+scheduler's if there is one. Every `batches.steps_per_epoch` steps an epoch ends: the loop
+makes its row (epoch, step, mean loss and step metrics, seconds, CPU seconds) and hands it
+to each callback's `on_epoch_end` in order, where an evaluation adds its metrics, a
+history records it, a saver writes checkpoints and a report prints it (OpenNMT-py's model
+saver and report manager are the shape; callbacks.py, runs.py and tasks/ hold ours).
 
-    out_dir/last.npz       newest checkpoint: parameters, Adam state, RNG state, epoch, step,
-                           history, settings and your metadata (checkpoint.save_training)
-    out_dir/best.npz       the checkpoint of the best epoch by `best_metric` (higher is better)
-    out_dir/history.json   {"loss": [per step], "epochs": [{epoch, step, loss, seconds,
-                           cpu_seconds, eval_seconds, <metrics>}], ...}
-    out_dir/history.csv    one row per epoch;   out_dir/loss.csv  one row per step
+Stopping. `fit` ends when `epochs` epochs are done, or when a callback asks
+(`trainer.request_stop(reason)`: a metric reached, a time limit) at the next step boundary.
+Ctrl-C (SIGINT) and SIGTERM, while `fit` runs in the main thread, also ask at the next step
+boundary instead of breaking a step in half: the callbacks' `on_stop` see a consistent
+state at that step (a saver writes a resumable mid-epoch checkpoint) and `fit` then raises
+`Interrupted` (a KeyboardInterrupt). A second Ctrl-C interrupts at once.
 
-A per-epoch tqdm bar shows the running loss, steps/s and the ETA on a terminal (none when
-stderr is not a terminal, or with quiet=True); one summary line per epoch is printed unless
-quiet. Everything that decides the next step (parameters, Adam's m, v and t, the generator,
-the epoch) is in the checkpoint, so `restore` + `fit` gives the same parameters, bit for
-bit, as an uninterrupted run (a test proves it).
+`state_dict()` holds everything the next step depends on (the optimiser's, the stream's
+and the scheduler's states as checkpoint slots, the position in the epoch, the callbacks'
+states), so a trainer restored from it continues bit for bit as if never stopped.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
+import contextlib
 import math
-import pathlib
-import sys
+import signal
+import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import checkpoint
-from .checkpoint import CheckpointError
-from .files import write_atomic
-from . import threads
-from .memory import configure_from_environment
-from .optim import Adam, clip_grad_norm_
+from .optim import Adam, clip_grad_norm_, clip_grad_value_
 
-__all__ = ["Trainer", "History", "exact_match", "LAST", "BEST"]
+__all__ = ["Trainer", "Callback", "NonFiniteLoss", "Interrupted", "CLIP_MODES"]
 
-LAST, BEST = "last.npz", "best.npz"
+CLIP_MODES = ("norm", "value")
 
 
-def exact_match(x, t, start_id, *, beam=1, batch_size=256, name="accuracy"):
-    """An evaluation: the share of rows of `x` whose decoded answer equals ``t[:, 1:]``
-    exactly, every character (the book's measure). ``t[:, 0]`` is the start token; the
-    answer length is ``t.shape[1] - 1``. Returns ``model -> {name: float}``."""
-    x, t = np.asarray(x), np.asarray(t)
-    if len(x) != len(t):
-        raise ValueError(f"exact_match: {len(x)} inputs but {len(t)} answers")
+class NonFiniteLoss(FloatingPointError):
+    """The loss of a step is NaN or infinite: training stops there, before that step
+    changes anything (`step`, `epoch`, `value`)."""
 
-    def evaluate(model):
-        if len(x) == 0:
-            return {name: float("nan")}
-        ids = model.decode(x, start_id, t.shape[1] - 1, beam=beam, batch_size=batch_size).ids
-        return {name: float((ids == t[:, 1:]).all(axis=1).mean())}
-
-    return evaluate
+    def __init__(self, value, step, epoch):
+        self.value, self.step, self.epoch = value, step, epoch
+        super().__init__(f"the loss is {value} at step {step} (epoch {epoch}); training "
+                         "stopped before that step changed anything (a smaller learning "
+                         "rate or gradient clipping may help)")
 
 
-@dataclass
-class History:
-    """`loss`: the loss of every step; `epochs`: one dict per epoch with epoch, step, loss
-    (the epoch's mean), seconds (training, wall clock), cpu_seconds (training, this
-    process's CPU time: on a shared machine the fairer measure), eval_seconds and the
-    evaluation's metrics."""
+class Interrupted(KeyboardInterrupt):
+    """`fit` was interrupted (Ctrl-C or SIGTERM) and stopped cleanly after `step` (epoch
+    `epoch` had `epoch_step` of its steps done); the callbacks' `on_stop` have run."""
 
-    loss: list = field(default_factory=list)
-    epochs: list = field(default_factory=list)
+    def __init__(self, step, epoch, epoch_step, signal_name="SIGINT"):
+        self.step, self.epoch, self.epoch_step = step, epoch, epoch_step
+        self.signal_name = signal_name
+        super().__init__(f"interrupted ({signal_name}) after step {step}")
 
-    def to_dict(self):
-        return {"loss": list(self.loss), "epochs": [dict(e) for e in self.epochs]}
 
-    @classmethod
-    def from_dict(cls, d):
-        return cls(loss=[float(v) for v in d["loss"]], epochs=[dict(e) for e in d["epochs"]])
+class Callback:
+    """A job of the loop. Every hook is optional. A callback with state to keep across a
+    resume has a `state_key` and `state_dict()` / `load_state_dict()` (JSON)."""
 
-    def metric(self, name):
-        """The metric `name` per epoch (a list, epoch 1 first)."""
-        return [e.get(name) for e in self.epochs]
+    state_key = None
 
-    def epochs_csv(self):
-        keys = []
-        for e in self.epochs:
-            keys += [k for k in e if k not in keys]
-        out = io.StringIO()
-        w = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.epochs)
-        return out.getvalue()
+    def on_fit_start(self, trainer):
+        pass
 
-    def loss_csv(self):
-        return "step,loss\n" + "".join(f"{i + 1},{v!r}\n" for i, v in enumerate(self.loss))
+    def on_step_end(self, trainer, loss, metrics):
+        pass
+
+    def on_epoch_end(self, trainer, row):
+        """`row` is this epoch's dict; a callback may add to it (an evaluation does)."""
+
+    def on_stop(self, trainer, reason):
+        """The loop stops (`reason`: "done", "interrupted", what `request_stop` said, or
+        "failed" when an exception ends it: then nothing of that state is to be kept)."""
+
+    def state_dict(self):
+        return None
+
+    def load_state_dict(self, state):
+        pass
 
 
 class Trainer:
-    """The book's training loop for any protocol model; see the module docstring.
+    """The loop; see the module docstring.
 
-    model        has `loss(xs, ts)`, `parameters()`, `kind`, `config()`, `state_dict()`
-    x, t         training inputs (N, Te) and targets (N, Td + 1) (integer arrays; any
-                 arrays `loss` accepts, indexed along axis 0)
-    evaluate     None or ``model -> {metric: float}``, run after each epoch
-    best_metric  the metric (higher is better) that picks best.npz
-    optimizer    default ``Adam(model.parameters(), lr)``
-    metadata     JSON-able dict stored in every checkpoint (e.g. the task's vocabulary)
-    out_dir      where checkpoints and history go (None: nowhere)
-    quiet        no progress bar and no summary lines
+    model       has `parameters()` (and `loss(*batch)` unless `loss_fn` is given)
+    batches     a resumable stream: `steps_per_epoch`, `next()`, `state_dict()`
+    optimizer   default ``Adam(model.parameters(), lr)``
+    clip_mode   "norm" (scale all gradients to a global norm <= max_grad, the book's) or
+                "value" (clip each entry to [-max_grad, max_grad]); max_grad None: no clip
+    scheduler   None, or an object with `step()` (called after each optimiser step) and
+                `state_dict()` / `load_state_dict()` (saved as the slot "scheduler")
+    callbacks   run in this order at every hook
     """
 
-    def __init__(self, model, x, t, *, evaluate=None, best_metric="accuracy", batch_size=128,
-                 lr=1e-3, max_grad=5.0, seed=0, optimizer=None, metadata=None, out_dir=None,
-                 quiet=False):
-        configure_from_environment()     # recycle freed arrays between steps (memory.py)
-        threads.configure_from_environment()   # products and recurrences on every core
-        if len(x) != len(t):
-            raise ValueError(f"Trainer: {len(x)} inputs but {len(t)} targets")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"Trainer: batch_size must be a positive integer, got {batch_size!r}")
-        if len(x) < batch_size:
-            raise ValueError(f"Trainer: {len(x)} training examples, fewer than one batch of "
-                             f"{batch_size}")
-        self.model, self.x, self.t = model, x, t
-        self.evaluate, self.best_metric = evaluate, best_metric
-        self.batch_size, self.max_grad, self.seed = int(batch_size), max_grad, int(seed)
+    def __init__(self, model, batches, *, optimizer=None, lr=1e-3, clip_mode="norm",
+                 max_grad=5.0, loss_fn=None, scheduler=None, callbacks=()):
+        if clip_mode not in CLIP_MODES:
+            raise ValueError(f"Trainer: clip_mode must be one of {CLIP_MODES}, got "
+                             f"{clip_mode!r}")
+        if max_grad is not None and not (math.isfinite(max_grad) and max_grad > 0):
+            raise ValueError(f"Trainer: max_grad must be a finite number > 0 (or None), "
+                             f"got {max_grad!r}")
+        if batches.steps_per_epoch < 1:
+            raise ValueError("Trainer: the batch stream has no step in an epoch")
+        self.model, self.batches = model, batches
         self.optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
-        self.metadata = dict(metadata or {})
-        self.out_dir = None if out_dir is None else pathlib.Path(out_dir)
-        self.quiet = quiet
-        self.rng = np.random.RandomState(self.seed)
-        self.epoch = 0
-        self.step = 0
-        self.history = History()
-        self.best = None            # {"epoch": .., best_metric: ..} of the best epoch so far
+        self.clip_mode, self.max_grad = clip_mode, max_grad
+        self.loss_fn = loss_fn or (lambda m, batch: (m.loss(*batch), {}))
+        self.scheduler = scheduler
+        self.callbacks = list(callbacks)
+        keys = [c.state_key for c in self.callbacks if c.state_key]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"Trainer: two callbacks keep their state under one key ({keys})")
+        self.step = 0             # optimiser steps done
+        self.epoch = 0            # epochs completed
+        self.epoch_step = 0       # steps of the current epoch done
+        self._epoch = self._fresh_epoch()
+        self._stop = None
+        self._signal = None
 
-    # --- the loop -----------------------------------------------------------------------
     @property
     def steps_per_epoch(self):
-        return len(self.x) // self.batch_size
+        return self.batches.steps_per_epoch
 
-    def fit(self, epochs, *, stop_at=None):
-        """Train until `epochs` epochs are done in all (a restored trainer continues from its
-        epoch). `stop_at`: stop after the first epoch whose `best_metric` reaches it.
-        Returns the `History`."""
-        while self.epoch < epochs:
-            metrics = self.train_epoch(epochs)
-            if stop_at is not None and metrics.get(self.best_metric, -math.inf) >= stop_at:
-                break
-        return self.history
+    @staticmethod
+    def _fresh_epoch():
+        return {"losses": [], "metrics": {}, "seconds": 0.0, "cpu_seconds": 0.0}
 
-    def train_epoch(self, epochs=None):
-        """One epoch, its evaluation, its checkpoints; returns the epoch's history row."""
-        from tqdm import tqdm
+    def request_stop(self, reason):
+        """Ask the loop to stop at the next step boundary (or after this epoch's hooks)."""
+        if self._stop is None:
+            self._stop = reason
 
-        model, B, n_steps = self.model, self.batch_size, self.steps_per_epoch
-        idx = self.rng.permutation(len(self.x))           # the book's np.random.permutation
-        label = f"epoch {self.epoch + 1}" + (f"/{epochs}" if epochs else "")
-        bar = tqdm(total=n_steps, desc=label, unit="step", leave=False, file=sys.stderr,
-                   disable=self.quiet or not sys.stderr.isatty(), dynamic_ncols=True)
-        losses = []
+    # --- the loop -----------------------------------------------------------------------
+    def fit(self, epochs):
+        """Train until `epochs` epochs are done in all (a restored trainer continues from
+        where it was), or a stop is asked for. Returns the reason it stopped ("done" or
+        the callback's reason); raises `Interrupted` after a clean stop on Ctrl-C."""
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+        self._stop, self.epochs_target = None, int(epochs)
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        with self._signals_stop_at_a_step_boundary():
+            try:
+                while self.epoch < epochs:
+                    if self._stop is None and self._signal:
+                        self._stop = "interrupted"
+                    if self._stop is not None:
+                        break
+                    self._train_step()
+                    if self.epoch_step == self.steps_per_epoch:
+                        self._end_epoch()
+            except BaseException:
+                for cb in self.callbacks:       # "failed": nothing of this state is kept
+                    with contextlib.suppress(Exception):
+                        cb.on_stop(self, "failed")
+                raise
+            reason = self._stop or "done"
+            for cb in self.callbacks:
+                cb.on_stop(self, reason)
+        if reason == "interrupted":
+            raise Interrupted(self.step, self.epoch, self.epoch_step, self._signal)
+        return reason
+
+    def _train_step(self):
         t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            for i in range(n_steps):
-                rows = idx[i * B:(i + 1) * B]
-                model.zero_grad()
-                loss = model.loss(self.x[rows], self.t[rows])
-                loss.backward()
-                if self.max_grad is not None:
-                    clip_grad_norm_(model.parameters(), self.max_grad)
-                self.optimizer.step()
-                value = float(loss.data)
-                losses.append(value)
-                self.step += 1
-                bar.update(1)
-                if not bar.disable:
-                    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", refresh=False)
-        finally:
-            bar.close()
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        batch = self.batches.next()
+        loss, metrics = self.loss_fn(self.model, batch)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            raise NonFiniteLoss(value, self.step + 1, self.epoch + 1)
+        self.model.zero_grad()
+        loss.backward()
+        if self.max_grad is not None:
+            clip = clip_grad_norm_ if self.clip_mode == "norm" else clip_grad_value_
+            clip(self.model.parameters(), self.max_grad)
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.step += 1
+        self.epoch_step += 1
+        ep = self._epoch
+        ep["losses"].append(value)
+        for k, v in metrics.items():
+            ep["metrics"].setdefault(k, []).append(float(v))
+        ep["seconds"] += time.perf_counter() - t0
+        ep["cpu_seconds"] += time.process_time() - c0
+        for cb in self.callbacks:
+            cb.on_step_end(self, value, metrics)
+
+    def _end_epoch(self):
+        ep = self._epoch
         self.epoch += 1
-        row = {"epoch": self.epoch, "step": self.step,
-               "loss": float(np.mean(losses)) if losses else float("nan"),
-               "seconds": seconds, "cpu_seconds": cpu}
-        t1 = time.perf_counter()
-        metrics = dict(self.evaluate(self.model)) if self.evaluate else {}
-        row["eval_seconds"] = time.perf_counter() - t1
-        row.update({k: float(v) for k, v in metrics.items()})
-        self.history.loss.extend(losses)
-        self.history.epochs.append(row)
-        improved = self.best_metric in metrics and (
-            self.best is None or metrics[self.best_metric] > self.best[self.best_metric])
-        if improved:
-            self.best = {"epoch": self.epoch, self.best_metric: row[self.best_metric]}
-        if self.out_dir is not None:
-            self.save(self.out_dir / LAST)
-            if improved:
-                self.save(self.out_dir / BEST)
-            self.write_history()
-        if not self.quiet:
-            shown = "  ".join(f"{k} {v:.2%}" if k == "accuracy" else f"{k} {v:.4g}"
-                              for k, v in metrics.items())
-            print(f"{label}: loss {row['loss']:.4f}  {shown}  train {seconds:.1f} s "
-                  f"(CPU {cpu:.1f} s, {n_steps / seconds if seconds else 0:.1f} steps/s)  "
-                  f"eval {row['eval_seconds']:.1f} s", flush=True)
-        return row
+        self.epoch_step = 0
+        self._epoch = self._fresh_epoch()
+        row = {"epoch": self.epoch, "step": self.step, "loss": float(np.mean(ep["losses"]))}
+        row.update({k: float(np.mean(v)) for k, v in ep["metrics"].items()})
+        row.update(seconds=ep["seconds"], cpu_seconds=ep["cpu_seconds"])
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, row)
 
-    # --- files --------------------------------------------------------------------------
-    def settings(self):
-        return {"batch_size": self.batch_size, "max_grad": self.max_grad, "seed": self.seed,
-                "n_train": len(self.x), "best_metric": self.best_metric}
+    @contextlib.contextmanager
+    def _signals_stop_at_a_step_boundary(self):
+        self._signal = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {}
 
-    def save(self, path):
-        """A checkpoint of everything a bit-exact resume needs, atomically."""
-        return checkpoint.save_training(
-            path, self.model, optimizer=self.optimizer, rng=self.rng, epoch=self.epoch,
-            step=self.step, history=self.history.to_dict(), best=self.best,
-            trainer=self.settings(), **self.metadata)
+        def ask(signum, frame):
+            self._signal = signal.Signals(signum).name
+            for s, handler in previous.items():    # a second signal acts at once
+                signal.signal(s, handler)
 
-    def write_history(self):
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.out_dir / "history.json",
-                     json.dumps({**self.history.to_dict(), "best": self.best,
-                                 "kind": self.model.kind, "config": self.model.config(),
-                                 "trainer": self.settings()}, indent=1))
-        write_atomic(self.out_dir / "history.csv", self.history.epochs_csv())
-        write_atomic(self.out_dir / "loss.csv", self.history.loss_csv())
-
-    def restore(self, source):
-        """Continue from a checkpoint (a path or a `checkpoint.Checkpoint`): parameters,
-        optimiser, generator, epoch, step, history. The model must be of the checkpoint's
-        kind and config, and the training settings the same (CheckpointError otherwise)."""
-        ckpt = source if isinstance(source, checkpoint.Checkpoint) else checkpoint.read(source)
-        where = ckpt.path
-        if ckpt.kind != self.model.kind or ckpt.config != self.model.config():
-            raise CheckpointError(f"{where}: holds a {ckpt.kind!r} model {ckpt.config}, not "
-                                  f"this {self.model.kind!r} model {self.model.config()}")
-        missing = [k for k in ("epoch", "step", "history", "trainer") if k not in ckpt.meta]
-        if missing or ckpt.optimizer is None or ckpt.rng is None:
-            missing += [k for k, v in (("optimizer", ckpt.optimizer), ("rng", ckpt.rng))
-                        if v is None]
-            raise CheckpointError(f"{where}: cannot resume training from it (it lacks "
-                                  f"{', '.join(missing)})")
-        saved = ckpt.meta["trainer"]
-        differ = [f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in self.settings().items()
-                  if saved.get(k) != v]
-        if differ:
-            raise CheckpointError(f"{where}: was trained with other settings, a resume would "
-                                  f"not continue it: {'; '.join(differ)}")
-        self.model.load_state_dict(ckpt.params)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[s] = signal.signal(s, ask)
+            except (ValueError, OSError):       # not settable here (embedded interpreter)
+                pass
         try:
-            self.optimizer.load_state_dict(ckpt.optimizer)
-        except (KeyError, ValueError) as e:
-            raise CheckpointError(f"{where}: optimizer state does not fit: {e}") from None
-        self.rng.set_state(ckpt.rng)
-        self.epoch, self.step = int(ckpt.meta["epoch"]), int(ckpt.meta["step"])
-        self.history = History.from_dict(ckpt.meta["history"])
-        self.best = ckpt.meta.get("best")
-        return ckpt
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    # --- resuming -----------------------------------------------------------------------
+    def slots(self):
+        """The checkpoint slots: the optimiser's, the stream's, the scheduler's states."""
+        out = {"optimizer": self.optimizer.state_dict(), "batches": self.batches.state_dict()}
+        if self.scheduler is not None:
+            out["scheduler"] = self.scheduler.state_dict()
+        return out
+
+    def state_dict(self):
+        """``{"progress": JSON, "callbacks": JSON, "slots": {name: slot state}}``."""
+        ep = self._epoch
+        return {"progress": {"step": self.step, "epoch": self.epoch,
+                             "epoch_step": self.epoch_step,
+                             "epoch_losses": list(ep["losses"]),
+                             "epoch_metrics": {k: list(v) for k, v in ep["metrics"].items()},
+                             "epoch_seconds": ep["seconds"],
+                             "epoch_cpu_seconds": ep["cpu_seconds"]},
+                "callbacks": {c.state_key: c.state_dict() for c in self.callbacks
+                              if c.state_key},
+                "slots": self.slots()}
+
+    def load_state_dict(self, state):
+        """Restore what `state_dict` returned; ValueError naming what does not fit."""
+        p = state["progress"]
+        for key in ("step", "epoch", "epoch_step"):
+            if isinstance(p.get(key), bool) or not isinstance(p.get(key), int) or p[key] < 0:
+                raise ValueError(f"progress {key} is {p.get(key)!r}, not a count")
+        if p["epoch_step"] >= self.steps_per_epoch or \
+                p["step"] != p["epoch"] * self.steps_per_epoch + p["epoch_step"]:
+            raise ValueError(f"progress (step {p['step']}, epoch {p['epoch']}, epoch_step "
+                             f"{p['epoch_step']}) does not fit epochs of "
+                             f"{self.steps_per_epoch} steps")
+        losses, metrics = p.get("epoch_losses"), p.get("epoch_metrics")
+        if not isinstance(losses, list) or len(losses) != p["epoch_step"] or \
+                not isinstance(metrics, dict):
+            raise ValueError("progress: the current epoch's losses do not match its steps")
+        slots = state["slots"]
+        for name, obj in (("optimizer", self.optimizer), ("batches", self.batches),
+                          ("scheduler", self.scheduler)):
+            if obj is None:
+                if name in slots:
+                    raise ValueError(f"it holds a {name} state and this trainer has no {name}")
+                continue
+            if name not in slots:
+                raise ValueError(f"it holds no {name} state")
+            try:
+                obj.load_state_dict(slots[name])
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"the {name} state does not fit: {e}") from None
+        saved = state.get("callbacks", {})
+        for c in self.callbacks:
+            if c.state_key:
+                if c.state_key not in saved:
+                    raise ValueError(f"it holds no {c.state_key} state")
+                c.load_state_dict(saved[c.state_key])
+        self.step, self.epoch, self.epoch_step = p["step"], p["epoch"], p["epoch_step"]
+        self._epoch = {"losses": [float(v) for v in losses],
+                       "metrics": {k: [float(x) for x in v] for k, v in metrics.items()},
+                       "seconds": float(p.get("epoch_seconds", 0.0)),
+                       "cpu_seconds": float(p.get("epoch_cpu_seconds", 0.0))}

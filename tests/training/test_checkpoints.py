@@ -30,20 +30,59 @@ def test_a_model_is_rebuilt_from_its_kind_and_config(Model, tmp_path):
         assert q.dtype == np.float32
 
 
-def test_optimizer_and_rng_state_round_trip(tmp_path):
+def test_slots_round_trip_the_optimizer_and_the_stream(tmp_path):
+    """Any state_dict-shaped state is one slot: arrays under <slot>/, the rest as JSON."""
+    from tinygrad_attn.batches import ShuffledRows
     model = models.Seq2seq(7, 4, 6, seed=0)
     opt = Adam(model.parameters())
     model.loss(np.ones((2, 3), int), np.ones((2, 3), int)).backward()
     opt.step()
-    rng = np.random.RandomState(5)
-    rng.permutation(10)
-    checkpoint.save_training(tmp_path / "m.npz", model, optimizer=opt, rng=rng, epoch=1)
+    x = np.arange(40).reshape(20, 2)
+    stream = ShuffledRows((x,), 3, seed=5)
+    for _ in range(8):
+        stream.next()
+    extra = {"hyper": {"n": 2, "lrs": [0.1, 0.05]}, "arrays": {"w": np.arange(3.0)}}
+    checkpoint.save_training(tmp_path / "m.npz", model, slots={
+        "optimizer": opt.state_dict(), "batches": stream.state_dict(), "scheduler": extra},
+        step=8)
     ckpt = checkpoint.read(tmp_path / "m.npz")
-    again = np.random.RandomState(0)
-    again.set_state(ckpt.rng)
-    np.testing.assert_array_equal(again.permutation(50), rng.permutation(50))
-    assert ckpt.optimizer["hyper"]["t"] == 1
-    np.testing.assert_array_equal(ckpt.optimizer["arrays"]["v.2"], opt.v[2])
+    assert set(ckpt.slots) == {"optimizer", "batches", "scheduler"}
+    assert ckpt.slots["optimizer"]["hyper"]["t"] == 1
+    np.testing.assert_array_equal(ckpt.slots["optimizer"]["arrays"]["v.2"], opt.v[2])
+    assert ckpt.slots["scheduler"]["hyper"] == extra["hyper"]
+    np.testing.assert_array_equal(ckpt.slots["scheduler"]["arrays"]["w"], np.arange(3.0))
+    again = ShuffledRows((x,), 3, seed=0)
+    again.load_state_dict(ckpt.slots["batches"])
+    for _ in range(10):
+        np.testing.assert_array_equal(again.next()[0], stream.next()[0])
+    with pytest.raises(ValueError, match="slot name 'param'"):
+        checkpoint.save_training(tmp_path / "n.npz", model, slots={"param": extra})
+
+
+def test_a_format_1_checkpoint_still_loads_its_model(tmp_path):
+    """The layout before slots (optim/<k>, rng/key): eval and translate still read it."""
+    model = models.Seq2seq(7, 4, 6, seed=2)
+    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+    arrays["optim/m.0"] = np.zeros(3)
+    meta = {"format": checkpoint.FORMAT, "format_version": 1, "kind": "seq2seq",
+            "config": model.config(), "optimizer": {"type": "Adam", "t": 3}, "epoch": 2}
+    np.savez(tmp_path / "old.npz", __meta__=np.array(json.dumps(meta)), **arrays)
+    again, ckpt = checkpoint.load_model(tmp_path / "old.npz")
+    assert ckpt.version == 1 and ckpt.slots["optimizer"]["hyper"]["t"] == 3
+    for (k, p), (_, q) in zip(model.named_parameters(), again.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=k)
+
+
+def test_checkpoints_get_the_permissions_of_every_other_file(tmp_path):
+    import os
+    mask = os.umask(0o022)
+    try:
+        path = checkpoint.save_training(tmp_path / "m.npz", models.Seq2seq(7, 4, 6, seed=0))
+        other = tmp_path / "other.txt"
+        other.write_text("x")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == other.stat().st_mode & 0o777 == 0o644
 
 
 WRITER = """
@@ -108,7 +147,20 @@ BAD = [
     ("other format", lambda good, p: _rewrite(good, p, lambda m: m.update(format="keras")),
      "its format is 'keras'"),
     ("newer", lambda good, p: _rewrite(good, p, lambda m: m.update(format_version=99)),
-     "checkpoint format 99, newer than this version of tinygrad_attn reads \\(up to 1\\)"),
+     "checkpoint format 99, newer than this version of tinygrad_attn reads \\(up to 2\\)"),
+    ("version not a number", lambda good, p: _rewrite(
+        good, p, lambda m: m.update(format_version="2")), "format_version is '2', not a"),
+    ("kind not a name", lambda good, p: _rewrite(good, p, lambda m: m.update(kind=[1])),
+     "kind is \\[1\\], not a name"),
+    ("config not a dict", lambda good, p: _rewrite(good, p, lambda m: m.update(config=3)),
+     "config is int, not a dict"),
+    ("config keys not keywords", lambda good, p: _rewrite(
+        good, p, lambda m: m["config"].update({"1x": 2})), "keys that are not keyword names"),
+    ("config of the wrong type", lambda good, p: _rewrite(
+        good, p, lambda m: m["config"].update(hidden_size="big")),
+     "does not fit a 'seq2seq' model built from its config"),
+    ("slots not a dict", lambda good, p: _rewrite(good, p, lambda m: m.update(slots=[1])),
+     "slots is \\[1\\]"),
     ("no kind", lambda good, p: _rewrite(good, p, lambda m: m.pop("kind")),
      "the metadata lacks kind"),
     ("no parameters", lambda good, p: _rewrite(

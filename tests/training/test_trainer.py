@@ -1,99 +1,101 @@
-"""The Trainer: the book's loop, history files, checkpoints, bit-exact resume."""
-import csv
-import json
+"""The training loop: the book's steps, callbacks in order, a stop at any step boundary
+(Ctrl-C too) and a bit-exact continuation from `state_dict`, mid-epoch included."""
+import io
+import os
+import signal
+import sys
+import time
 
 import numpy as np
 import pytest
 
 import tinygrad_attn_models as models
-from tinygrad_attn import checkpoint
-from tinygrad_attn.checkpoint import CheckpointError
+from tinygrad_attn.batches import ShuffledRows
+from tinygrad_attn.callbacks import Evaluation, History, Progress, StopAt, TimeLimit
 from tinygrad_attn.optim import Adam
-from tinygrad_attn.training import Trainer, exact_match
+from tinygrad_attn.tasks.qa import exact_match
+from tinygrad_attn.training import Callback, Interrupted, NonFiniteLoss, Trainer
 
 from .conftest import toy_task
 
 KINDS = [models.Seq2seq, models.PeekySeq2seq, models.AttentionSeq2seq]
 
 
-def make_trainer(Model, out_dir=None, seed=0, **kw):
+def make(Model=models.AttentionSeq2seq, seed=0, batch_size=32, callbacks=(), **kw):
     x, t = toy_task()
     model = Model(9, 8, 16, seed=seed)
-    return Trainer(model, x[:256], t[:256], evaluate=exact_match(x[256:], t[256:], 1),
-                   batch_size=32, lr=0.01, seed=seed, out_dir=out_dir, quiet=True, **kw)
+    history = History()
+    evaluation = Evaluation(exact_match(x[256:], t[256:], 1))
+    trainer = Trainer(model, ShuffledRows((x[:256], t[:256]), batch_size, seed),
+                      optimizer=Adam(model.parameters(), lr=0.01),
+                      callbacks=[evaluation, history, *callbacks], **kw)
+    return trainer, history
 
 
 def params(model):
     return {k: v.copy() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("Model", KINDS)
-def test_resume_is_bit_exact(Model, tmp_path):
-    """2 epochs, a new process-like start from last.npz, 2 more == 4 epochs in one run."""
-    whole = make_trainer(Model, tmp_path / "whole")
-    whole.fit(4)
-    first = make_trainer(Model, tmp_path / "split")
-    first.fit(2)
-    fresh = make_trainer(Model, tmp_path / "split", seed=0)
-    for p in fresh.model.parameters():          # nothing survives but the checkpoint
-        p.data[...] = 0
-    fresh.restore(tmp_path / "split" / "last.npz")
-    fresh.fit(4)
-    a, b = params(whole.model), params(fresh.model)
+def assert_same(a, b):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    assert whole.history.loss == fresh.history.loss
-    assert len(fresh.history.loss) == 4 * 8 and fresh.step == 32 and fresh.epoch == 4
-    assert [e["accuracy"] for e in whole.history.epochs] == \
-        [e["accuracy"] for e in fresh.history.epochs]
-    assert whole.optimizer.t == fresh.optimizer.t == 32
 
 
-def test_a_resume_that_skipped_a_piece_of_state_is_not_exact(tmp_path):
-    """The control: restoring without the generator's state changes the result."""
-    whole = make_trainer(models.AttentionSeq2seq, tmp_path / "w")
+def restored(state, Model=models.AttentionSeq2seq, **kw):
+    """A new trainer (other initial weights: nothing survives but `state`) restored."""
+    trainer, history = make(Model, seed=5, **kw)
+    for p in trainer.model.parameters():
+        p.data[...] = 0
+    trainer.load_state_dict(state)
+    trainer.model.load_state_dict(state["params"])
+    return trainer, history
+
+
+def snapshot(trainer):
+    return {**trainer.state_dict(), "params": params(trainer.model)}
+
+
+@pytest.mark.parametrize("Model", KINDS)
+@pytest.mark.parametrize("stop_after", [16, 21])        # at an epoch boundary, and mid-epoch
+def test_a_restored_trainer_continues_bit_for_bit(Model, stop_after):
+    whole, whole_history = make(Model)
+    whole.fit(4)
+
+    class StopAfter(Callback):
+        def on_step_end(self, trainer, loss, metrics):
+            if trainer.step == stop_after:
+                trainer.request_stop("test")
+
+    first, _ = make(Model, callbacks=[StopAfter()])
+    assert first.fit(4) == "test" and first.step == stop_after
+    again, history = restored(snapshot(first), Model)
+    assert again.fit(4) == "done"
+    assert_same(params(whole.model), params(again.model))
+    assert whole_history.loss == history.loss and len(history.loss) == 4 * 8
+    assert [e["accuracy"] for e in whole_history.epochs] == \
+        [e["accuracy"] for e in history.epochs]
+    assert [e["loss"] for e in whole_history.epochs] == [e["loss"] for e in history.epochs]
+    assert whole.optimizer.t == again.optimizer.t == 32
+
+
+def test_a_restore_that_skips_a_piece_of_state_is_not_exact():
+    """The control: restoring everything but the stream's state changes the result."""
+    whole, _ = make()
     whole.fit(3)
-    first = make_trainer(models.AttentionSeq2seq, tmp_path / "s")
+    first, _ = make()
     first.fit(2)
-    fresh = make_trainer(models.AttentionSeq2seq, tmp_path / "s")
-    fresh.restore(tmp_path / "s" / "last.npz")
-    fresh.rng = np.random.RandomState(0)             # forget where the shuffle was
-    fresh.fit(3)
-    assert any((whole.model.state_dict()[k] != fresh.model.state_dict()[k]).any()
-               for k in whole.model.state_dict())
-
-
-def test_training_learns_and_writes_history_and_checkpoints(tmp_path):
-    x, t = toy_task(n=512, Te=4, Td=3, V=6)
-    evaluate = exact_match(x[448:], t[448:], 1)
-    trainer = Trainer(models.AttentionSeq2seq(6, 8, 32, seed=0), x[:448], t[:448],
-                      evaluate=evaluate, batch_size=32, lr=0.02, out_dir=tmp_path, quiet=True)
-    history = trainer.fit(6)
-    acc = history.metric("accuracy")
-    assert acc[-1] > 0.8 and acc[0] < 0.2, acc
-    assert history.loss[-1] < history.loss[0] / 3
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["best.npz", "history.csv", "history.json", "last.npz", "loss.csv"]
-    data = json.loads((tmp_path / "history.json").read_text())
-    assert data["loss"] == history.loss and len(data["epochs"]) == 6
-    assert data["kind"] == "attention" and data["config"]["hidden_size"] == 32
-    rows = list(csv.DictReader((tmp_path / "history.csv").open()))
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert [float(r["accuracy"]) for r in rows] == acc
-    assert all(float(r["seconds"]) > 0 for r in rows)
-    losses = list(csv.DictReader((tmp_path / "loss.csv").open()))
-    assert len(losses) == 6 * 14 and float(losses[-1]["loss"]) == history.loss[-1]
-    # best.npz is the best epoch's model (the last one that improved)
-    best_epoch = int(np.argmax(acc)) + 1
-    best, ckpt = checkpoint.load_model(tmp_path / "best.npz")
-    assert ckpt.meta["epoch"] == best_epoch == trainer.best["epoch"]
-    assert evaluate(best)["accuracy"] == max(acc)
+    state = snapshot(first)
+    state["slots"] = dict(state["slots"], batches=make()[0].batches.state_dict())
+    again, _ = restored(state)
+    again.fit(3)
+    assert any((params(whole.model)[k] != params(again.model)[k]).any()
+               for k in params(whole.model))
 
 
 def test_the_shuffle_is_the_books_permutation_on_our_own_generator():
     """Batches follow np.random.permutation of a RandomState(seed); NumPy's global state is
-    neither used nor touched."""
-    x, t = toy_task(n=64)
+    neither used nor touched; the remainder of an epoch is skipped, as in the book."""
+    x, t = toy_task(n=70)
     seen = []
 
     class Spy(models.Seq2seq):
@@ -103,98 +105,196 @@ def test_the_shuffle_is_the_books_permutation_on_our_own_generator():
 
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
-    Trainer(Spy(9, 4, 8, seed=0), x, t, batch_size=16, seed=7, quiet=True).fit(2)
+    Trainer(Spy(9, 4, 8, seed=0), ShuffledRows((x, t), 16, seed=7)).fit(2)
     assert (np.random.get_state()[1] == before).all()
     rs = np.random.RandomState(7)
-    expect = [x[idx[i * 16:(i + 1) * 16]] for idx in (rs.permutation(64), rs.permutation(64))
+    expect = [x[idx[i * 16:(i + 1) * 16]] for idx in (rs.permutation(70), rs.permutation(70))
               for i in range(4)]
     assert len(seen) == 8
     for a, b in zip(seen, expect):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_pluggable_evaluation_and_stop_at(tmp_path):
+@pytest.mark.parametrize("position", [0, 1, 3])
+def test_the_stream_resumes_at_any_batch(position):
+    x, t = toy_task(n=70)
+    a, b = ShuffledRows((x, t), 16, seed=3), ShuffledRows((x, t), 16, seed=99)
+    for _ in range(4 + position):          # a whole epoch, then `position` batches
+        a.next()
+    b.load_state_dict(a.state_dict())
+    for _ in range(9):
+        for u, v in zip(a.next(), b.next()):
+            np.testing.assert_array_equal(u, v)
+    with pytest.raises(ValueError, match="saved for batch_size 16, this stream has 8"):
+        ShuffledRows((x, t), 8).load_state_dict(a.state_dict())
+
+
+def test_callbacks_run_in_order_and_shape_the_row(tmp_path):
     calls = []
 
-    def evaluate(model):
-        calls.append(model)
-        return {"score": 0.25 * len(calls), "other": 1.0}
+    class Record(Callback):
+        def __init__(self, name):
+            self.name = name
 
+        def on_epoch_end(self, trainer, row):
+            calls.append((self.name, sorted(row)))
+
+    trainer, history = make(callbacks=[Record("after")])
+    trainer.callbacks.insert(0, Record("before"))
+    trainer.fit(1)
+    assert [c[0] for c in calls] == ["before", "after"]
+    assert "accuracy" not in calls[0][1] and "accuracy" in calls[1][1]
+    row = history.epochs[0]
+    assert set(row) == {"epoch", "step", "loss", "seconds", "cpu_seconds", "eval_seconds",
+                        "accuracy"}
+    assert row["epoch"] == 1 and row["step"] == 8 and row["loss"] == np.mean(history.loss)
+
+
+def test_stop_at_and_the_reason():
+    scores = iter([0.25, 0.5, 0.75, 1.0])
     x, t = toy_task(n=64)
-    trainer = Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, evaluate=evaluate,
-                      best_metric="score", batch_size=16, quiet=True, out_dir=tmp_path)
-    history = trainer.fit(10, stop_at=0.75)
+    model = models.Seq2seq(9, 4, 8, seed=0)
+    history = History()
+    trainer = Trainer(model, ShuffledRows((x, t), 16),
+                      callbacks=[Evaluation(lambda m: {"score": next(scores)}), history,
+                                 StopAt("score", 0.75)])
+    assert trainer.fit(10) == "score reached 0.75"
     assert trainer.epoch == 3 and history.metric("score") == [0.25, 0.5, 0.75]
-    assert history.metric("other") == [1.0] * 3
-    assert checkpoint.read(tmp_path / "best.npz").meta["best"] == {"epoch": 3, "score": 0.75}
+    lower = StopAt("bits", 2.0, higher_is_better=False)
+    assert lower.reached({"bits": 1.5}) and not lower.reached({"bits": 2.5})
 
 
-def test_progress_and_summary_lines(capsys):
+def test_a_time_limit_stops_at_a_step_boundary():
+    class Slow(models.Seq2seq):
+        def loss(self, xs, ts):
+            time.sleep(0.02)
+            return super().loss(xs, ts)
+
     x, t = toy_task(n=64)
-    Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, evaluate=exact_match(x, t, 1),
-            batch_size=16).fit(2)
-    out = capsys.readouterr()
-    lines = out.out.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
-    assert "accuracy" in lines[0] and "steps/s" in lines[0]
-    assert "it/s" not in out.err and "step/s" not in out.err     # no bar: not a terminal
-    Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, batch_size=16, quiet=True).fit(1)
-    assert capsys.readouterr().out == ""
+    trainer = Trainer(Slow(9, 4, 8, seed=0), ShuffledRows((x, t), 16),
+                      callbacks=[TimeLimit(0.05)])
+    assert trainer.fit(10).startswith("time limit")
+    assert 1 <= trainer.step < 40
 
 
-def test_restore_refuses_what_would_not_continue_the_run(tmp_path):
-    make_trainer(models.AttentionSeq2seq, tmp_path).fit(1)
-    last = tmp_path / "last.npz"
-    with pytest.raises(CheckpointError, match="holds a 'attention' model .* not this 'peeky'"):
-        make_trainer(models.PeekySeq2seq).restore(last)
-    x, t = toy_task()
-    other = Trainer(models.AttentionSeq2seq(9, 8, 16, seed=0), x[:256], t[:256],
-                    batch_size=64, quiet=True)
-    with pytest.raises(CheckpointError, match="batch_size 32 there, 64 here"):
-        other.restore(last)
-    model = models.AttentionSeq2seq(9, 8, 16, seed=0)
-    checkpoint.save_training(tmp_path / "bare.npz", model)        # a model, no training state
-    with pytest.raises(CheckpointError, match="cannot resume .*epoch.*optimizer.*rng"):
-        make_trainer(models.AttentionSeq2seq).restore(tmp_path / "bare.npz")
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_loss_that_is_not_finite_stops_before_its_step_changes_anything(bad):
+    trainer, history = make()
+    real = trainer.loss_fn
+
+    def poisoned(model, batch):
+        loss, metrics = real(model, batch)
+        return (loss * bad if trainer.step == 10 else loss), metrics
+
+    trainer.loss_fn = poisoned
+    before = {}
+
+    class Keep(Callback):
+        def on_step_end(self, trainer, loss, metrics):
+            if trainer.step == 10:
+                before.update(params(trainer.model), t=trainer.optimizer.t)
+
+    trainer.callbacks.append(Keep())
+    with pytest.raises(NonFiniteLoss, match=f"the loss is {bad} at step 11 \\(epoch 2\\)"):
+        trainer.fit(3)
+    t = before.pop("t")
+    assert trainer.step == 10 and trainer.optimizer.t == t and len(history.loss) == 10
+    assert_same(before, params(trainer.model))
+
+
+def test_ctrl_c_stops_at_the_next_step_boundary_and_a_second_one_at_once():
+    """SIGINT is delivered mid-step (inside the loss): the step completes, the callbacks'
+    on_stop see that step, fit raises Interrupted; the handler is put back afterwards."""
+    stops = []
+
+    class Ask(Callback):
+        def on_stop(self, trainer, reason):
+            stops.append((reason, trainer.step))
+
+    trainer, _ = make(callbacks=[Ask()])
+    real = trainer.loss_fn
+
+    def interrupting(model, batch):
+        if trainer.step == 11:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(model, batch)
+
+    trainer.loss_fn = interrupting
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(Interrupted) as e:
+        trainer.fit(4)
+    assert (e.value.step, e.value.epoch, e.value.epoch_step) == (12, 1, 4)
+    assert stops == [("interrupted", 12)] and trainer.optimizer.t == 12
+    assert signal.getsignal(signal.SIGINT) is handler
+
+    def twice(model, batch):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(model, batch)
+
+    trainer.loss_fn = twice
+    with pytest.raises(KeyboardInterrupt) as e:
+        trainer.fit(4)
+    assert not isinstance(e.value, Interrupted) and stops[-1] == ("failed", 12)
 
 
 def test_bad_arguments():
     x, t = toy_task(n=20)
     m = models.Seq2seq(9, 4, 8, seed=0)
-    with pytest.raises(ValueError, match="20 inputs but 19 targets"):
-        Trainer(m, x, t[:19])
-    with pytest.raises(ValueError, match="fewer than one batch of 128"):
-        Trainer(m, x, t)
+    with pytest.raises(ValueError, match="arrays of \\[20, 19\\] rows"):
+        ShuffledRows((x, t[:19]), 4)
+    with pytest.raises(ValueError, match="20 rows, fewer than one batch of 128"):
+        ShuffledRows((x, t), 128)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        Trainer(m, x, t, batch_size=0)
+        ShuffledRows((x, t), 0)
+    for bad in (-1.0, 0.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_grad must be a finite number > 0"):
+            Trainer(m, ShuffledRows((x, t), 4), max_grad=bad)
+    with pytest.raises(ValueError, match="clip_mode must be one of"):
+        Trainer(m, ShuffledRows((x, t), 4), clip_mode="sign")
+    with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
+        Trainer(m, ShuffledRows((x, t), 4)).fit(0)
 
 
-def test_adam_state_round_trips_and_is_checked():
-    m = models.Seq2seq(9, 4, 8, seed=0)
-    opt = Adam(m.parameters(), lr=0.01)
-    x, t = toy_task(n=8)
-    m.loss(x, t).backward()
-    opt.step()
-    state = opt.state_dict()
-    assert state["hyper"] == {"type": "Adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999, "t": 1}
-    assert sorted(state["arrays"]) == sorted(f"{s}.{k}" for s in "mv" for k in range(10))
-    other = Adam(models.Seq2seq(9, 4, 8, seed=1).parameters())
-    other.load_state_dict(state)
-    assert other.t == 1 and other.lr == 0.01
-    np.testing.assert_array_equal(other.m[3], opt.m[3])
-    assert other.m[3] is not state["arrays"]["m.3"]
-    bad = {"hyper": state["hyper"], "arrays": {**state["arrays"], "m.0": np.zeros(3)}}
-    with pytest.raises(ValueError, match=r"m.0 is \(3,\) float64"):
-        other.load_state_dict(bad)
-    with pytest.raises(ValueError, match="state is of a SGD"):
-        other.load_state_dict({"hyper": {"type": "SGD", "lr": 1.0}, "arrays": {}})
+def test_a_scheduler_is_stepped_and_saved_as_one_more_slot():
+    class Halve:
+        def __init__(self, opt):
+            self.opt, self.n = opt, 0
+
+        def step(self):
+            self.n += 1
+            if self.n % 4 == 0:
+                self.opt.lr /= 2
+
+        def state_dict(self):
+            return {"hyper": {"n": self.n}, "arrays": {}}
+
+        def load_state_dict(self, state):
+            self.n = state["hyper"]["n"]
+
+    trainer, _ = make()
+    trainer.scheduler = Halve(trainer.optimizer)
+    trainer.fit(1)
+    assert trainer.scheduler.n == 8 and trainer.optimizer.lr == 0.01 / 4
+    assert trainer.state_dict()["slots"]["scheduler"] == {"hyper": {"n": 8}, "arrays": {}}
 
 
-def test_on_a_terminal_the_bar_shows_loss_rate_and_eta(monkeypatch, capsys):
-    import io
-    import sys
-    import time
+def test_progress_lines_and_quiet(capsys):
+    x, t = toy_task(n=64)
+    Trainer(models.Seq2seq(9, 4, 8, seed=0), ShuffledRows((x, t), 16),
+            callbacks=[Evaluation(exact_match(x, t, 1)), Progress()]).fit(2)
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert lines[0].startswith("training seq2seq (") and "4 steps per epoch" in lines[0]
+    assert [line.split(" (step")[0] for line in lines[1:]] == ["epoch 1/2", "epoch 2/2"]
+    assert "accuracy" in lines[1] and "steps/s" in lines[1]
+    assert "it/s" not in out.err and "step/s" not in out.err     # no bar: not a terminal
+    Trainer(models.Seq2seq(9, 4, 8, seed=0), ShuffledRows((x, t), 16),
+            callbacks=[Progress(quiet=True)]).fit(1)
+    assert capsys.readouterr().out == ""
 
+
+def test_on_a_terminal_the_bar_shows_loss_rate_and_eta(monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):
             return True
@@ -207,11 +307,9 @@ def test_on_a_terminal_the_bar_shows_loss_rate_and_eta(monkeypatch, capsys):
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
     x, t = toy_task(n=64)
-    Trainer(Slow(9, 4, 8, seed=0), x, t, batch_size=16).fit(1)
+    Trainer(Slow(9, 4, 8, seed=0), ShuffledRows((x, t), 16),
+            callbacks=[Progress(print_fn=lambda s: None)]).fit(1)
     bar = err.getvalue()
     assert "epoch 1/1" in bar and "4/4" in bar and "loss=" in bar
     assert "step/s" in bar or "s/step" in bar           # the rate (tqdm flips it when slow)
     assert "<" in bar                                     # elapsed<remaining: the ETA
-    err.truncate(0)
-    Trainer(models.Seq2seq(9, 4, 8, seed=0), x, t, batch_size=16, quiet=True).fit(1)
-    assert err.getvalue().strip("\x00") == ""

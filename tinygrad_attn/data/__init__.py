@@ -2,7 +2,7 @@
 
 Plain NumPy + the standard library; imports nothing from tinygrad_attn outside this package.
 
-Generating (tasks.py, dates.py, addition.py)
+Generating (generate.py, dates.py, addition.py)
     make_file(kind, n, seed, path, **options) -> GeneratedFile      # str() is a summary line
         kind "dates":    options start='1970-01-01', end='2030-12-31', formats=None (all),
                          unique=True
@@ -43,7 +43,7 @@ from .addition import generate_addition
 from .check import CheckReport, DataFileError, Problem, check_file
 from .dates import (BOOK_FORMATS, FORMATS, FOUR_DIGIT_FORMATS, TWO_DIGIT_FORMATS, DateFormat,
                     generate_dates)
-from .tasks import KINDS, GeneratedFile, generate, make_file
+from .generate import KINDS, GeneratedFile, generate, make_file
 from .textfile import (Dataset, Examples, book_split, format_line, load_dataset,
                        write_examples, write_lines)
 from .vocab import EncodeError, Vocabulary

@@ -18,8 +18,12 @@ Rules (see docs/data.md):
   so one odd line is reported, not all the others.
 - Problems: empty file, blank line, line without '_', ragged question or answer width, NUL
   byte, invalid UTF-8 (with column and byte offset), a stray '\r', a byte-order mark.
-- Warnings (loading still works): fewer than 10 examples (empty test set), a question that
-  appears again with a different answer. Exact duplicate lines are counted.
+- Warnings (loading still works, as the book's loader would; `tinygrad-attn train` refuses
+  what it cannot train on): fewer than 10 examples (empty test set), a question that
+  appears again with a different answer, a line whose question or answer is only padding,
+  a file whose every question (or answer) is empty, rows of the test split that are also
+  in the training split (the book's split: the accuracy on them measures memory). Exact
+  duplicate lines are counted.
 """
 from __future__ import annotations
 
@@ -28,8 +32,23 @@ from itertools import accumulate
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 SEPARATOR = "_"
 PRINT_LIMIT = 100  # problems shown by str(report) / DataFileError; all are in .problems
+BOOK_SEED = 1984
+WARN_LINES = 20    # lines named per kind of warning (the count says how many there are)
+
+
+def book_split(n: int, seed: int = BOOK_SEED):
+    """The book's shuffle: a permutation of range(n) equal to
+    `np.random.seed(seed); idx = np.arange(n); np.random.shuffle(idx)`, drawn from a local
+    RandomState so NumPy's global state is untouched. Returns (train_idx, test_idx); the test
+    set is the last n // 10."""
+    idx = np.arange(n)
+    np.random.RandomState(seed).shuffle(idx)
+    split_at = n - n // 10
+    return idx[:split_at], idx[split_at:]
 
 
 @dataclass(frozen=True)
@@ -240,17 +259,44 @@ def _check_structure(report, lines):
     distinct = set(examples)
     report.duplicates = n - len(distinct)
     report.vocab_size = len(set("".join(examples)))
+    warnings = report.warnings
+    if qw == 0:
+        warnings.append(Problem(None, "every question is empty (each line starts with "
+                                "'_'): a model has nothing to read"))
+    if aw <= 1:
+        warnings.append(Problem(None, "every answer is empty (nothing after the '_'): a "
+                                "model has nothing to learn"))
     if 0 < n < 10:
-        report.warnings.append(Problem(None, f"only {n} examples: the test set (the last "
-                                       f"len // 10 after the shuffle) is empty"))
+        warnings.append(Problem(None, f"only {n} examples: the test set (the last "
+                                f"len // 10 after the shuffle) is empty"))
     if len({t[:seps[i]] for i, t in zip(rows, examples)}) < len(distinct):
         first = {}  # some question has two answers: find where
         for i, t in zip(rows, examples):
             q, a = t[:seps[i]], t[seps[i]:]
             line, answer = first.setdefault(q, (i + 1, a))
             if answer != a:
-                report.warnings.append(Problem(i + 1, f"the same question is on line {line} "
-                                               f"with a different answer"))
+                warnings.append(Problem(i + 1, f"the same question is on line {line} "
+                                        f"with a different answer"))
+    for what, empty in (("question", lambda t, k: k > 0 and not t[:k].strip()),
+                        ("answer", lambda t, k: len(t) - k > 1 and not t[k + 1:].strip())):
+        lines_empty = [i + 1 for i, t in zip(rows, examples) if empty(t, seps[i])]
+        warnings += [Problem(line, f"the {what} is empty (only padding)")
+                     for line in lines_empty[:WARN_LINES]]
+        if len(lines_empty) > WARN_LINES:
+            warnings.append(Problem(None, f"... and {len(lines_empty) - WARN_LINES} more "
+                                    f"lines with an empty {what}"))
+    if report.duplicates and len(rows) == len(lines):
+        train, test = book_split(n)
+        seen = {}
+        for i in train:
+            seen.setdefault(examples[i], i + 1)
+        shared = [(int(i) + 1, seen[examples[i]]) for i in test if examples[i] in seen]
+        if shared:
+            shown = ", ".join(f"line {a} = line {b}" for a, b in sorted(shared)[:3])
+            warnings.append(Problem(None, f"{len(shared)} of the {len(test)} rows of the test "
+                                    f"split are also in the training split ({shown}"
+                                    f"{', ...' if len(shared) > 3 else ''}): the test "
+                                    "accuracy on them measures memory"))
 
 
 def check_file(path) -> CheckReport:

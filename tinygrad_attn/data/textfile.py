@@ -28,10 +28,11 @@ from typing import Iterable
 
 import numpy as np
 
-from .check import DataFileError, scan
+from .check import BOOK_SEED, DataFileError, book_split, scan
 from .vocab import ID_DTYPE, PAD, SEPARATOR, Vocabulary
 
-BOOK_SEED = 1984
+__all__ = ["BOOK_SEED", "Dataset", "Examples", "book_split", "check_count", "format_line",
+           "load_dataset", "write_examples", "write_lines"]
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -101,23 +102,27 @@ def check_count(n, seed) -> int:
 def write_lines(path, lines: Iterable[str]) -> Path:
     r"""Write lines (each followed by '\n', UTF-8) atomically: a temporary file in the same
     folder, flushed and fsynced, then renamed over `path`; a failure leaves `path` as it was
-    and removes the temporary file."""
+    and removes the temporary file (an OSError names `path`, not the temporary file)."""
     path = Path(path)
     text = "".join(line + "\n" for line in lines)
     data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # os.open with 0o666 so the file gets the usual permissions (umask applied), unlike mkstemp
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # os.open with 0o666 so the file gets the usual permissions (umask applied), unlike
+        # mkstemp
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as e:      # name the file asked for, never the temporary one
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     return path
 
 
@@ -127,17 +132,6 @@ def write_examples(path, examples: Examples) -> Path:
 
 
 # --- loading --------------------------------------------------------------------------------
-def book_split(n: int, seed: int = BOOK_SEED):
-    """The book's shuffle: a permutation of range(n) equal to
-    `np.random.seed(seed); idx = np.arange(n); np.random.shuffle(idx)`, drawn from a local
-    RandomState so NumPy's global state is untouched. Returns (train_idx, test_idx); the test
-    set is the last n // 10."""
-    idx = np.arange(n)
-    np.random.RandomState(seed).shuffle(idx)
-    split_at = n - n // 10
-    return idx[:split_at], idx[split_at:]
-
-
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A loaded data file. x_* (N, question_width) and t_* (N, answer_width) are int64 ids;
@@ -155,6 +149,7 @@ class Dataset:
     path: str
     train_index: np.ndarray
     test_index: np.ndarray
+    warnings: tuple = ()    # the checker's warnings (check.Problem), loading went on
 
     def __str__(self):
         return (f"{self.path}: {len(self.x_train)} train / {len(self.x_test)} test examples, "
@@ -206,4 +201,5 @@ def load_dataset(path, *, reverse: bool = False, seed: int = BOOK_SEED) -> Datas
     return Dataset(x_train=x_train, t_train=t[train_idx], x_test=x_test, t_test=t[test_idx],
                    vocab=vocab, question_width=qw, answer_width=aw, reverse=bool(reverse),
                    start_id=vocab.char_to_id[SEPARATOR], path=str(path),
-                   train_index=train_idx, test_index=test_idx)
+                   train_index=train_idx, test_index=test_idx,
+                   warnings=tuple(report.warnings))
