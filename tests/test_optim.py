@@ -415,3 +415,12 @@ def test_sgd_reads_a_state_saved_before_its_options():
     opt = SGD([p], momentum=0.9)
     opt.load_state_dict({"hyper": {"type": "SGD", "lr": 0.5}, "arrays": {}})
     assert (opt.lr, opt.momentum, opt.nesterov, opt.weight_decay) == (0.5, 0.0, False, 0.0)
+
+
+@pytest.mark.parametrize("max_norm", [-1.0, 0.0, float("nan")])
+def test_clip_grad_norm_refuses_a_max_norm_that_is_not_positive(max_norm):
+    p = tga.Variable(np.ones(3), requires_grad=True)
+    p.grad = tga.Variable(np.full(3, 10.0))
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        clip_grad_norm_([p], max_norm)
+    np.testing.assert_array_equal(p.grad.data, np.full(3, 10.0))   # left as it was

@@ -208,7 +208,9 @@ def build_model(ckpt):
         cls = model_class(ckpt.kind)
     except UnknownModelError as e:
         raise CheckpointError(f"{ckpt.path}: {e}") from None
-    dtype = next(iter(ckpt.params.values())).dtype
+    # the parameters' dtype: the first floating array (buffers such as a step counter are
+    # integers)
+    dtype = next((a.dtype for a in ckpt.params.values() if a.dtype.kind == "f"), np.float32)
     if not all(isinstance(k, str) and k.isidentifier() for k in ckpt.config):
         raise CheckpointError(f"{ckpt.path}: config {ckpt.config} has keys that are not "
                               "keyword names")

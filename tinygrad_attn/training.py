@@ -152,6 +152,9 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
         self._stop, self.epochs_target = None, int(epochs)
+        if callable(getattr(self.model, "train", None)):
+            self.model.train()    # training mode (dropout, batch norm); evaluations switch
+                                  # to eval mode inside and restore it
         for cb in self.callbacks:
             cb.on_fit_start(self)
         with self._signals_stop_at_a_step_boundary():

@@ -196,3 +196,31 @@ def test_a_corrupted_member_is_refused(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="bad.npz: not a readable checkpoint"):
         checkpoint.load_model(bad)
+
+
+def test_a_model_whose_state_starts_with_an_integer_buffer_keeps_its_float_dtype(
+        tmp_path, monkeypatch):
+    """The dtype a model is rebuilt in is its parameters', never a buffer's (a batch-norm
+    step counter is int64)."""
+    from tinygrad_attn import nn, plugins
+
+    class Counted(nn.Module):
+        kind = "counted"
+
+        def __init__(self, hidden_size=3, dtype=np.float32):
+            super().__init__()
+            self.register_buffer("steps", np.zeros((), np.int64))
+            self.lin = nn.Linear(hidden_size, hidden_size, seed=0, dtype=dtype)
+
+        def config(self):
+            return {"hidden_size": self.lin.W.shape[0]}
+
+    real = plugins.model_class
+    monkeypatch.setattr(plugins, "model_class",
+                        lambda name: Counted if name == "counted" else real(name))
+    for dtype in (np.float32, np.float64):
+        model = Counted(dtype=dtype)
+        assert next(iter(model.state_dict())) == "steps"
+        path = checkpoint.save_training(tmp_path / f"{np.dtype(dtype).name}.npz", model)
+        again, _ = checkpoint.load_model(path)
+        assert again.lin.W.dtype == dtype and again.steps.dtype == np.int64

@@ -313,3 +313,36 @@ def test_on_a_terminal_the_bar_shows_loss_rate_and_eta(monkeypatch):
     assert "epoch 1/1" in bar and "4/4" in bar and "loss=" in bar
     assert "step/s" in bar or "s/step" in bar           # the rate (tqdm flips it when slow)
     assert "<" in bar                                     # elapsed<remaining: the ETA
+
+
+def test_fit_trains_in_training_mode_and_evaluates_in_eval_mode():
+    """A model left in eval mode trains in training mode; the evaluation decodes in eval
+    mode and gives training mode back (dropout and batch norm obey the mode)."""
+    seen = []
+
+    class Spy(Callback):
+        def on_step_end(self, trainer, loss, metrics):
+            seen.append(("step", trainer.model.training))
+
+    trainer, _ = make(callbacks=[Spy()])
+    trainer.model.eval()
+    model, decoding = trainer.model, []
+    decode, step = model.decode, model.decode_step
+
+    def spying_decode(*a, **kw):        # what the evaluation calls
+        decoding.append(True)
+        try:
+            return decode(*a, **kw)
+        finally:
+            decoding.pop()
+
+    def spying_decode_step(*a, **kw):   # the decoder's step (the loss runs it too)
+        if decoding:
+            seen.append(("decode", model.training))
+        return step(*a, **kw)
+
+    model.decode, model.decode_step = spying_decode, spying_decode_step
+    trainer.fit(1)
+    assert ("step", True) in seen and ("step", False) not in seen
+    assert ("decode", False) in seen and ("decode", True) not in seen
+    assert all(m.training for _, m in trainer.model.named_modules())

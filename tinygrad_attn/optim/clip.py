@@ -19,7 +19,11 @@ def clip_grad_norm_(params, max_norm):
     1e-6)``; if ``rate < 1`` every gradient is multiplied by ``rate``. The sum runs in the
     gradients' dtype, as the book's does. Each scaled gradient becomes a new array (a
     gradient may be a read-only view, or shared by two tensors, and must be scaled once).
+    A `max_norm` that is not a number > 0 is refused (a negative one would flip every
+    gradient's sign, NaN would switch clipping off).
     """
+    if not max_norm > 0:      # (False for NaN too)
+        raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm}")
     grads = [p for p in params if p.grad is not None]
     total = 0
     for p in grads:

@@ -209,11 +209,13 @@ class CopyTask(Task):
 
 
 def evaluate(model, lengths, *, n=64, seed=1234, batch_size=32, bits=BITS):
-    """{length: mean bits wrong per sequence over `n` fresh sequences} (under no_grad)."""
+    """{length: mean bits wrong per sequence over `n` fresh sequences} (under no_grad, the
+    model in evaluation mode)."""
     import tinygrad_attn as tga
+    from tinygrad_attn.decoding import evaluating
     rng = np.random.default_rng(seed)
     result = {}
-    with tga.no_grad():
+    with tga.no_grad(), evaluating(model):
         for L in lengths:
             wrong = []
             for start in range(0, n, batch_size):
