@@ -19,7 +19,7 @@ def test_the_notebook_is_stored_without_outputs():
     dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
              and (c.get("outputs") or c.get("execution_count") is not None)]
     assert not dirty, (f"cells {dirty} of {NOTEBOOK.name} are stored with outputs; clear them "
-                       "(jupyter nbconvert --clear-output --inplace docs/tutorial.ipynb)")
+                       "(in Jupyter: Edit > Clear Outputs of All Cells, then save)")
     assert all("attachments" not in c for c in nb["cells"])
     assert len(raw.encode()) < 40_000, f"{NOTEBOOK.name} is {len(raw.encode())} bytes"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
