@@ -194,6 +194,27 @@ class Variable:
         name = f", name={self.name!r}" if self.name else ""
         return f"Variable({body}{name})"
 
+    def _repr_html_(self):
+        # Jupyter: one line of facts (name, shape, dtype, where it came from, its gradient)
+        # above the values, summarised as NumPy prints them (large arrays elided)
+        import html
+        if self.creator is not None:
+            scope = ".".join(getattr(self.creator, "scope", ()))
+            origin = f"made by {repr(self.creator)[1:-1]}" + (f" in {scope}" if scope else "")
+        elif self.requires_grad:
+            origin = "leaf, requires grad"
+        else:
+            origin = "leaf, no gradient" if _is_float(self.dtype) else "leaf, data"
+        facts = [f"shape {self.shape}", str(self.dtype), origin]
+        if self.grad is not None:
+            facts.append(f"has .grad {self.grad.shape}")
+        name = f" <code>{html.escape(repr(self.name))}</code>" if self.name else ""
+        values = np.array2string(self.data, threshold=min(np.get_printoptions()["threshold"],
+                                                          200), edgeitems=3)
+        return (f'<div class="tinygrad-attn-variable"><b>Variable</b>{name} '
+                f'<span style="opacity:0.75">{html.escape(" · ".join(facts))}</span>'
+                f'<pre style="margin:0.2em 0">{html.escape(values)}</pre></div>')
+
     def item(self):
         return self.data.item()
 

@@ -78,11 +78,27 @@ class Diagram(graphviz.Digraph):
         self.graph_attr["labeljust"] = "l"
 
     # Jupyter: IPython asks for the mime bundle first; SVG is what a diagram should be.
+    # Without Graphviz's `dot` the cell shows one line saying what to install, not a
+    # traceback (None tells IPython a format is not available).
+    def _svg(self):
+        try:
+            return self.pipe(format="svg").decode("utf-8")
+        except graphviz.ExecutableNotFound:
+            return None
+
     def _repr_svg_(self):
-        return self.pipe(format="svg").decode("utf-8")
+        return self._svg()
 
     def _repr_html_(self):
-        return f'<div class="tinygrad-attn-diagram">{self._repr_svg_()}</div>'
+        svg = self._svg()
+        return None if svg is None else f'<div class="tinygrad-attn-diagram">{svg}</div>'
 
     def _repr_mimebundle_(self, include=None, exclude=None, **_):
-        return {"image/svg+xml": self._repr_svg_()}
+        svg = self._svg()
+        if svg is None:
+            return {"text/plain": (
+                f"<Diagram: {self.counts.get('nodes', '?')} nodes, not drawn: Graphviz's "
+                "`dot` program is not installed (apt-get install graphviz, brew install "
+                "graphviz or conda install -c conda-forge graphviz); the DOT source is in "
+                "`.source`>")}
+        return {"image/svg+xml": svg}
