@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from sybil import Sybil
-from sybil.parsers.markdown import PythonCodeBlockParser
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 IMG = DOCS / "img"
@@ -51,6 +49,9 @@ def PICTURES():
 
 
 def test_every_picture_graphs_md_draws_is_the_one_it_shows(tmp_path, monkeypatch):
+    pytest.importorskip("sybil")
+    from sybil import Sybil
+    from sybil.parsers.markdown import PythonCodeBlockParser
     monkeypatch.chdir(tmp_path)
     document = Sybil(parsers=[PythonCodeBlockParser()], path=str(DOCS)).parse(
         DOCS / "graphs.md")
