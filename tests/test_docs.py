@@ -223,3 +223,35 @@ def test_the_grep_finds_what_it_looks_for(text, what):
                                   "helpers for the received gradients"])
 def test_the_grep_leaves_plain_words_alone(text):
     assert not any(p.search(text) for p in FORBIDDEN.values())
+
+
+# --- the docs' runner itself (the root conftest.py) -------------------------------------
+def test_the_docs_runner_checks_what_a_block_shows_and_writes_nothing_here(tmp_path):
+    """A page whose block shows a wrong repr fails, a right one passes, and a page's blocks
+    share one namespace in a temporary folder that is removed afterwards."""
+    sybil = pytest.importorskip("sybil")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("docs_runner", ROOT / "conftest.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    page = tmp_path / "page.md"
+    page.write_text("```python\nx = 1 + 1\nopen('made.txt', 'w').close()\n```\n\ntext\n\n"
+                    "```python\nx * 2\n# 4\n```\n\n```python\nx * 3\n# 7\n```\n")
+    from sybil.parsers.markdown import CodeBlockParser
+    doc = sybil.Sybil(parsers=[CodeBlockParser(language="python",
+                                               evaluator=runner.run_block)],
+                      path=str(tmp_path)).parse(page)
+    first, second, third = doc.examples()
+    start = Path.cwd()
+    runner.in_a_temporary_folder(doc.namespace)
+    folder = Path.cwd()
+    try:
+        first.evaluate()
+        second.evaluate()
+        with pytest.raises(AssertionError, match="line 15 shows '7', the code gives 6"):
+            third.evaluate()
+        assert (folder / "made.txt").exists() and folder != start
+    finally:
+        runner.back_to_the_start(doc.namespace)
+    assert Path.cwd() == start and not folder.exists()
+    assert not (start / "made.txt").exists()
