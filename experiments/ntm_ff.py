@@ -1,6 +1,6 @@
 """A diagnostic run: the NTM with a feed-forward controller instead of the LSTM.
 
-Why: with the LSTM controller (the issue's NTM, `nn.NTM`) our Adam runs at batch 16 never
+Why: with the LSTM controller (`nn.NTM`'s default) our Adam runs at batch 16 never
 learned to copy through the memory: the controller's own state kept the first few vectors
 and the heads counted time (docs/results.md). With a feed-forward controller,
 h_t = tanh([x_t, r_{t-1}] W + b), the memory is the only place a sequence can be kept, and

@@ -1,4 +1,5 @@
-"""Attention seq2seq with input feeding (SEED.md section 5, "where attention goes").
+"""Attention seq2seq with input feeding (the book, ch. 8, section 8.4.2: where the
+Attention layer's output goes).
 
 The context vector of step t-1 is fed into step t's LSTM input, as well as (as in
 `attention`) into step t's Affine:

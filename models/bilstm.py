@@ -1,4 +1,4 @@
-"""Attention seq2seq with a bidirectional encoder (SEED.md section 5).
+"""Attention seq2seq with a bidirectional encoder (the book, ch. 8, section 8.4.1).
 
     hs2    = BiLSTM(Embed(xs))                          (N, Te, 2H): [forward h_t ; backward h_t]
     keys   = hs2 @ P                                    (N, Te, H),  P (2H, H), no bias

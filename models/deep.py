@@ -1,4 +1,5 @@
-"""Deep attention seq2seq: L stacked LSTM layers with residual connections (SEED.md section 5).
+"""Deep attention seq2seq: L stacked LSTM layers with residual connections (the book, ch. 8,
+section 8.4.3).
 
     Encoder:  hs_enc, (h^1 .. h^L) = StackedLSTM_L(Embed(xs))       (N, Te, H)
     Decoder:  hs_dec = StackedLSTM_L(Embed(ts_in); layer l from h^l, c = 0)

@@ -1,4 +1,4 @@
-"""GNMT-like seq2seq (Wu et al. 2016, as SEED.md section 5 summarises it).
+"""GNMT-like seq2seq (Wu et al. 2016, as the book summarises it in ch. 8, section 8.5.1).
 
     Encoder (L layers):  x1 = BiLSTM(Embed(xs))                 (N, Te, 2H)  bidirectional first
                          hs_enc = StackedLSTM_{L-1}(x1)          2H -> H, then residual H -> H

@@ -1,4 +1,4 @@
-"""Issue 15's proof: bugs planted in real ops are found in the attention model's graph.
+"""locate's proof: bugs planted in real ops are found in the attention model's graph.
 
 Each planted bug (tests/planted_bugs.py) replaces one op class's rule for the length of a
 test (monkeypatch restores it). `locate` must name exactly that op and its scope, for

@@ -1,4 +1,4 @@
-"""The further RNN layers (issue 13): BiLSTM and StackedLSTM.
+"""The further RNN layers (the book, ch. 8, sections 8.4.1 and 8.4.3): BiLSTM and StackedLSTM.
 
 * BiLSTM: the forward half equals a plain `LSTM` with the same weights; the backward half
   equals a plain `LSTM` run on the reversed input, reversed back, and its final state is

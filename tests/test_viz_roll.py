@@ -1,4 +1,4 @@
-"""Rolled time steps, the layout budget, values on nodes and Jupyter display (issue 16).
+"""Rolled time steps, the layout budget, values on nodes and Jupyter display.
 
 The DOT is read structurally (no Graphviz needed) except where a test says it renders."""
 import re

@@ -167,7 +167,7 @@ def _lstm_params(rng, d_in=D):
 
 
 def test_lstm_gate_order(rng):
-    """The slices of A are f, g, i, o (book / SEED.md section 6)."""
+    """The slices of A are f, g, i, o (the book's `TimeLSTM`, ch. 6, section 6.3)."""
     Wx, Wh, b = _lstm_params(rng)
     x, h, c = rand(rng, N, D), rand(rng, N, H), rand(rng, N, H)
     A = x @ Wx + h @ Wh + b
@@ -306,7 +306,7 @@ def test_weight_sum(rng):
     c = layer.forward(hs, a)
     close(c, np.einsum("nt,nth->nh", a, hs))
     dhs, da = layer.backward(dc)
-    # the closed forms of SEED.md section 2
+    # the closed forms of the book, ch. 8, section 8.1.3
     close(dhs, a[:, :, None] * dc[:, None, :])
     close(da, np.einsum("nth,nh->nt", hs, dc))
 

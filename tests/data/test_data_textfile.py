@@ -15,7 +15,7 @@ from tinygrad_attn.data import textfile
 
 
 def book_load_data(path, seed=1984):
-    """The book's load_data as SEED.md section 6 describes it, with the GLOBAL RNG (state
+    """The book's load_data (ch. 7, section 7.2.4), with the GLOBAL RNG (state
     restored afterwards). Returns (char_to_id, x_train, t_train, x_test, t_test)."""
     questions, answers = [], []
     with open(path, encoding="utf-8") as f:  # text mode, universal newlines, like the book

@@ -1,4 +1,5 @@
-"""Proofs for the further RNN structures (issue 13): bilstm, attention-feed, deep, gnmt.
+"""Proofs for the further RNN structures (the book, ch. 8, sections 8.4 and 8.5.1): bilstm,
+attention-feed, deep, gnmt.
 
 Each row of `KINDS` is one model. For each (float64, tiny sizes, random O(1) weights):
 * `gradcheck` of the loss against every parameter (central differences along random output

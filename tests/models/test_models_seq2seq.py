@@ -12,7 +12,8 @@ from tinygrad_attn.book.models import init_params
 
 MODELS = {"seq2seq": models.Seq2seq, "peeky": models.PeekySeq2seq,
           "attention": models.AttentionSeq2seq}
-# the further RNN structures (issue 13): not the book's parameters, the same protocol
+# the further RNN structures (ch. 8, sections 8.4 and 8.5.1): not the book's parameters,
+# the same protocol
 FURTHER = {"bilstm": models.BiLSTMSeq2seq, "attention-feed": models.AttentionFeedSeq2seq,
            "deep": models.DeepSeq2seq, "gnmt": models.GNMTSeq2seq}
 V, D, H = 11, 3, 5

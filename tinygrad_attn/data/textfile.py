@@ -6,7 +6,7 @@ answer, padded with spaces to a fixed width too:
     september 27, 1994           _1994-09-27
     16+75  _91  
 
-Loading (the book's `load_data`, chapter 7/8, restated in SEED.md section 6):
+Loading (the book's `load_data`, `dataset/sequence.py`, ch. 7, section 7.2.4):
 - question = the text before the first '_'; answer = the rest of the line from the '_' on
   (so it starts with '_', the decoder's start symbol); line endings are not part of it.
 - vocabulary: characters in order of first appearance, line by line, each line's question

@@ -1,4 +1,5 @@
-"""Bidirectional LSTM: a second LSTM reads the sequence backwards (SEED.md section 5)."""
+"""Bidirectional LSTM: a second LSTM reads the sequence backwards (the book, ch. 8,
+section 8.4.1)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""Stacked LSTM layers with residual (skip) connections (SEED.md section 5, GNMT)."""
+"""Stacked LSTM layers with residual (skip) connections (the book, ch. 8,
+sections 8.4.3 and 8.5.1)."""
 from __future__ import annotations
 
 import numpy as np
