@@ -213,6 +213,21 @@ def test_cli_threads_option(num_threads, tmp_path, capsys):
     cli.main(["--threads", "1", "data", "dates", "-n", "3",
               "--out", str(tmp_path / "d.txt")])
     assert threads.get_num_threads() == 1 and (tmp_path / "d.txt").exists()
+    assert threads.blas_threads() in (None, 1)      # one thread means one: BLAS's too
+
+
+@needs_blas
+def test_one_thread_holds_blas_to_one_only_when_asked(num_threads):
+    """The library's set_num_threads(1) gives BLAS its own count back; the command's
+    choice (hold_blas) keeps it at one."""
+    num_threads(1)
+    own = threads.blas_threads()
+    threads.set_num_threads(1, hold_blas=True)
+    assert threads.blas_threads() == 1
+    threads.set_num_threads(2)
+    assert threads.blas_threads() == 1
+    threads.set_num_threads(1)
+    assert threads.blas_threads() == own
 
 
 @needs_blas

@@ -99,17 +99,19 @@ def get_num_threads():
     return _num_threads
 
 
-def set_num_threads(n):
+def set_num_threads(n, *, hold_blas=False):
     """Split large products and batch-parallel loops (the LSTM's recurrence) over `n`
     threads; BLAS runs one thread meanwhile. ``set_num_threads(1)`` gives BLAS its thread
-    count back. Process-wide, like BLAS's own setting; after this call
+    count back, unless `hold_blas`: then one thread means one, BLAS's too (the command's
+    ``--threads 1``; on a busy machine BLAS's own second thread, waiting for a core, made
+    small products 10x slower). Process-wide, like BLAS's own setting; after this call
     `configure_from_environment` leaves the choice alone. Returns the number in effect."""
     global _chosen
     _chosen = True
-    return _set(n)
+    return _set(n, hold_blas)
 
 
-def _set(n):
+def _set(n, hold_blas=False):
     global _num_threads, _pool, _blas_before
     n = int(n)
     if n < 1:
@@ -121,10 +123,10 @@ def _set(n):
                           "pools do not fight", RuntimeWarning, stacklevel=2)
             n = 1
         get, put = _find_blas() or (None, None)
-        if n > 1 and _blas_before is None:
+        if (n > 1 or hold_blas) and get is not None and _blas_before is None:
             _blas_before = int(get())
             put(1)
-        elif n == 1 and _blas_before is not None:
+        elif n == 1 and not hold_blas and _blas_before is not None:
             put(_blas_before)
             _blas_before = None
         if n > 1 and _pool_size != n - 1:
@@ -141,11 +143,11 @@ def _start_pool(n):
     _pool_size, _pool_pid = n - 1, os.getpid()
 
 
-def configure_from_environment():
+def configure_from_environment(*, hold_blas=False):
     """The thread count from the environment, unless `set_num_threads` chose already:
     ``TGA_NUM_THREADS`` if set; else the ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``
     the user gave BLAS (the cores they granted this process); else the CPUs this process
-    may run on. Returns the number in effect."""
+    may run on. `hold_blas` as in `set_num_threads`. Returns the number in effect."""
     if _chosen:
         return _num_threads
     for key in ("TGA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -164,7 +166,7 @@ def configure_from_environment():
             n = len(os.sched_getaffinity(0))
         except AttributeError:
             n = os.cpu_count() or 1
-    return _set(n)
+    return _set(n, hold_blas)
 
 
 # --- splitting work -----------------------------------------------------------------------

@@ -149,7 +149,8 @@ def lengths(text):
 SPECS = {
     # process
     "threads": (["--threads"], dict(type=threads, metavar="N", help=(
-        "threads for large products and the LSTM's recurrence (BLAS runs one meanwhile; "
+        "threads for large products and the LSTM's recurrence (BLAS runs one thread, with "
+        "--threads 1 too; "
         "default: TGA_NUM_THREADS, else OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else every "
         "CPU this process may use; on --resume: the run's own; see docs/performance.md)"))),
     "debug": (["--debug"], dict(action="store_true",

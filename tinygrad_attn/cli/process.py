@@ -26,15 +26,16 @@ def configure(args):
         memory.configure_from_environment()
     except ValueError as e:
         raise UsageError(f"environment: {e}") from None
+    # the command computes on exactly the threads it says: with one, BLAS runs one too
     if args.threads is not None:
-        threads.set_num_threads(args.threads)
+        threads.set_num_threads(args.threads, hold_blas=True)
         return
     raw = os.environ.get("TGA_NUM_THREADS", "").strip()
     if raw.isdigit() and not 1 <= int(raw) <= cpus():
         raise UsageError(f"environment: TGA_NUM_THREADS={raw} must be from 1 to the {cpus()} "
                          "CPUs this process may use")
     try:
-        threads.configure_from_environment()
+        threads.configure_from_environment(hold_blas=True)
     except ValueError as e:
         raise UsageError(f"environment: {e}") from None
 
@@ -47,7 +48,7 @@ def threads_chosen(args):
 def use_threads(n):
     """Run with `n` threads from now on (a resumed run keeps the count it was trained with)."""
     from tinygrad_attn import threads
-    return threads.set_num_threads(n)
+    return threads.set_num_threads(n, hold_blas=True)
 
 
 def threads_in_effect():
