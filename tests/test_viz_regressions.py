@@ -443,3 +443,54 @@ def test_the_models_backward_passes_are_drawn_right(name, cell_by_cell):
         assert len(re.findall(r'tooltip="the gradient of ', dot.source)) == len(sinks)
         if options.get("max_depth") is None:
             assert sinks and len(sinks) == len(params)    # every weight's gradient, once
+
+
+# --- boxes that feed each other ----------------------------------------------------------------
+def boxes_feeding_each_other():
+    """"enc" feeds "dec" and "dec" feeds "enc", though no path leaves either box and comes
+    back: each box alone is fine, the two together drew a cycle."""
+    x = leaf((2, 3), "x")
+    with tga.name_scope("enc"):
+        y = F.tanh(x)
+    with tga.name_scope("dec"):
+        a = F.exp(x)
+    with tga.name_scope("enc"):
+        b = F.sin(a)
+    with tga.name_scope("dec"):
+        c = F.cos(y)
+    return F.sum(b + c)
+
+
+def test_two_boxes_feeding_each_other_are_split_not_a_cycle():
+    """Folded (max_depth=0, the module view, and the recorded backward pass) make_dot used
+    to raise "a cycle without a rolled block" (found by the property tests)."""
+    loss = boxes_feeding_each_other()
+    check_all_options(loss)
+    for options in (dict(view="modules"), dict(max_depth=0)):
+        dot = make_dot(loss, **options)
+        check(dot, loss, options)
+        boxes = sorted((n.info["boxes"][0].path, n.info["boxes"][0].part,
+                        n.info["boxes"][0].parts) for n in dot.picture.nodes
+                       if n.kind is NodeKind.BOX)
+        # one of the two is cut in two, the other stays whole
+        assert boxes in ([(("dec",), 1, 1), (("enc",), 1, 2), (("enc",), 2, 2)],
+                         [(("dec",), 1, 2), (("dec",), 2, 2), (("enc",), 1, 1)]), boxes
+        assert "part 1 of 2" in dot.source and "part 2 of 2" in dot.source
+
+
+def test_boxes_feeding_each_other_through_a_recorded_gradient():
+    """The program the property tests found: second-order gradients recorded inside
+    scopes, loops over xs[:, t], folded with the backward pass expanded."""
+    x = leaf((2, 3), "x")
+    with tga.name_scope("enc"):
+        h = x
+        for t in range(3):
+            h = F.abs(leaf((2, 3, 3), "xs", 1)[:, t])
+    with tga.name_scope("dec"):
+        g, = tga.grad(F.sum(F.tanh(x) * x), [x], create_graph=True)
+    with tga.name_scope("enc"):
+        e = F.abs(g) + h
+    with tga.name_scope("dec"):
+        d = F.abs(h) * g
+    loss = F.sum(e) + F.sum(d)
+    check_all_options(loss)
