@@ -160,20 +160,66 @@ def test_a_user_scope_named_like_the_drawings_clusters(name):
 
 
 # --- scope names Graphviz used to reject ---------------------------------------------------------
-@pytest.mark.parametrize("name", ["enc.", "", "a..b", ".", "<b>&", 'q"t\\'])
-def test_awkward_scope_names(name, tmp_path):
+@pytest.mark.parametrize("name", ["", "enc.", ".enc", "a..b", ".", "enc..attention."])
+def test_a_scope_name_with_an_empty_part_is_refused_at_the_with_line(name):
+    """A nameless level in a scope path (which Graphviz could not label) is refused where
+    it is written, naming the name; the scope outside is left as it was."""
     x = leaf((2, 3), "x")
+    with tga.name_scope("outer"):
+        with pytest.raises(ValueError, match=re.escape(f"name_scope: {name!r} has an empty "
+                                                       "name")) as info:
+            with tga.name_scope(name):
+                F.tanh(x)
+        assert info.traceback[-1].name == "name_scope"      # raised by the call itself
+        assert tga.current_scope() == ("outer",)
+        assert F.tanh(x).creator.scope == ("outer",)
+    assert tga.current_scope() == ()
+    named = ".".join(p for p in name.split(".") if p)
+    assert (f"did you mean {named!r}?" if named else "give the scope a name") in \
+        str(info.value)
+
+
+# every name a scope can have: any text without an empty part between dots
+AWKWARD_SCOPES = ["<b>&", 'q"t\\', " ", "x y", "\u00e9t\u00e9", "cluster_0", "backward",
+                  "a.b", "{}", "%s", "\\N", "\t", "\tx\ny", "\x00\x01\x1b", "\ud800", "-"]
+
+
+@pytest.mark.parametrize("name", AWKWARD_SCOPES)
+def test_every_scope_name_that_can_exist_is_drawn_rendered_and_replayed(name, tmp_path):
+    from tinygrad_attn import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3, seed=0, dtype=np.float64)
+
+    net = Net()
+    x = leaf((2, 3), "x")
+    h = tga.Variable(np.zeros((2, 3)), name="h0")
     with tga.name_scope(name):
         with tga.name_scope("inner"):
-            y = F.tanh(x)
-    loss = F.sum(y)
-    dot = make_dot(loss)
-    check(dot, loss, {})
-    parts = {p for n in dot.picture.nodes for p in n.place}
-    assert Scope("") not in parts            # an empty name is no cluster
+            y = F.tanh(net.lin(x))
+        for _ in range(4):
+            h = F.tanh(h + y)
+    loss = F.sum(h)
+    params = dict(net.named_parameters())
+    assert loss.creator.scope == () and y.creator.scope == tuple(name.split(".")) + ("inner",)
+    check_all_options(loss, params)
+    dot = make_dot(loss, params, view="modules")
+    check(dot, loss, dict(view="modules"))
+    parts = {p for n in make_dot(loss).picture.nodes for p in n.place}
+    assert all(Scope(part) in parts for part in name.split("."))
     if HAVE_DOT:
-        svg = render(loss, tmp_path / "g.svg", max_depth=0).read_text()
-        assert "<svg" in svg and render(loss, tmp_path / "h.svg").read_text()
+        for options in (dict(), dict(max_depth=0), dict(backward=True, max_depth=1),
+                        dict(view="modules")):
+            svg = render(loss, tmp_path / "g.svg", params=params, **options).read_text()
+            assert "<svg" in svg
+        assert render(loss, tmp_path / "g.png", params=params).read_bytes()[:4] == \
+            b"\x89PNG"
+    page = viz.replay(loss, tmp_path / "r.html", params)
+    text = re.search(r'<script id="steps" type="application/json">(.*?)</script>',
+                     page.html, re.S)[1]
+    assert len(json.loads(text)) == page.steps
 
 
 def test_graphviz_failures_are_one_clear_error(tmp_path, monkeypatch):

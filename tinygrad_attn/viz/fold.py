@@ -35,7 +35,8 @@ class Box:
 
 
 def scope_parts(scope):
-    """A recorded scope without empty names (``name_scope("enc.")`` records "enc" and "")."""
+    """A recorded scope without empty names (`name_scope` refuses them; a scope set some
+    other way may still hold one, and an empty name is no cluster)."""
     return tuple(s for s in scope if s != "")
 
 
