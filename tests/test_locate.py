@@ -177,6 +177,24 @@ def test_report_render_failures_are_one_graphviz_error(tmp_path, monkeypatch):
         report.render(tmp_path / "g.jpg")
 
 
+@pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="needs Graphviz `dot`")
+@pytest.mark.parametrize("scope", ["<b>&", "\t", "x\ny", "\x01", 'q"t\\'])
+def test_report_renders_whatever_the_scope_is_named(scope, tmp_path, monkeypatch):
+    """The caption names the op's scope: any name a scope can have is drawn."""
+    import tinygrad_attn as tga
+    cls, rule, dtype, op, _ = pb.BUGS["wrong sign"]
+    monkeypatch.setattr(cls, "backward", rule)
+
+    def f(x):
+        with tga.name_scope(scope):
+            return F.sum(F.softmax(x, axis=-1) ** 2)
+
+    report = locate(f, np.random.default_rng(0).standard_normal((2, 3)))
+    assert report.scope == tuple(scope.split("."))
+    for suffix in ("svg", "png"):
+        assert report.render(tmp_path / f"g.{suffix}").stat().st_size > 0
+
+
 # --- the planted ops alone: check_op, gradcheck, taylor_check ----------------------------
 PLANTED_OPS = {   # bug -> (f, inputs: a shape for a float input, an array for data)
     "wrong sign": (lambda x: F.softmax(x, axis=-1), [(2, 3)]),

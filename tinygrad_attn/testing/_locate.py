@@ -169,8 +169,8 @@ def highlighted_dot(outputs, function, caption, **make_dot_kwargs):
                 body[k] = _restyle(line)
                 break
     dot.body[:] = body
-    import html
-    dot.body.append(f'\tlabel=<<FONT COLOR="#B91C1C">{html.escape(caption)}</FONT>> '
+    from ..viz.style import h      # escaped as every label of the diagram (any scope name)
+    dot.body.append(f'\tlabel=<<FONT COLOR="#B91C1C">{h(caption)}</FONT>> '
                     'labelloc="b" fontsize="12"\n')
     return dot
 
