@@ -163,6 +163,8 @@ def _fit(gx, x, create_graph):
 class _Alias(Function):
     """``x -> x``: one input slot of a fused op as its composite sees it (`_composite_rule`)."""
 
+    _name = "alias"
+
     def forward(self, x):
         return x
 
