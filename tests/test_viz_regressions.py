@@ -540,3 +540,28 @@ def test_boxes_feeding_each_other_through_a_recorded_gradient():
         d = F.abs(h) * g
     loss = F.sum(e) + F.sum(d)
     check_all_options(loss)
+
+
+# --- the module view: a rolled op reading one unit at two slots ---------------------------------
+def test_module_view_edges_into_a_rolled_op_say_which_copies_each_slot_feeds():
+    """In the module view the edges between units carried every slot of a rolled op at
+    once, labelled with the copies of all of them ("×2") where one slot fed only the first
+    copy (found by the property tests)."""
+    x, other = leaf((2, 3), "x", 1), leaf((2, 3), None, 2)
+    h = leaf((2, 3), "h0")
+    hs = []
+    for _ in range(3):
+        h = F.abs(h)
+        hs.append(h)
+    g = h
+    for prev in (x, other, hs[1]):          # a loop over a list of earlier values
+        g = F.unstack(F.stack([g, prev], axis=0), axis=0)[0]
+    loss = F.sum(g)
+    for options in (dict(view="modules"), dict(view="modules", roll=False),
+                    dict(view="modules", max_depth=0)):
+        check(make_dot(loss, **options), loss, options)
+    dot = make_dot(loss, view="modules")
+    stack = dot.picture.node(g.creator.inputs[0].creator)
+    labels = sorted(e.label for e in dot.picture.edges if e.head == stack.id
+                    and not e.recurrent and e.label and e.label.startswith("(2, 3)"))
+    assert labels == ["(2, 3) first", "(2, 3) last"], labels
