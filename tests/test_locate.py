@@ -102,6 +102,99 @@ def test_report_renders_the_graph_with_the_node_highlighted(tmp_path, monkeypatc
         assert svg.lstrip().startswith("<?xml") and "✗ rule" in svg
 
 
+def _small_report(monkeypatch):
+    """A report on a small graph: a loop of softmaxes whose rule has the wrong sign."""
+    cls, rule, dtype, op, scope = pb.BUGS["wrong sign"]
+    monkeypatch.setattr(cls, "backward", rule)
+    W = np.random.default_rng(0).standard_normal((3, 3))
+
+    def loop(h):
+        for _ in range(6):
+            h = F.softmax(h @ W, axis=-1)
+        return F.sum(h * h)
+
+    report = locate(loop, np.random.default_rng(1).standard_normal((2, 3)))
+    assert isinstance(report, Report) and report.op == "softmax"
+    return report
+
+
+def _png_size(path):
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="needs Graphviz `dot`")
+def test_report_renders_a_png_within_viz_size_cap(tmp_path, monkeypatch):
+    """The picture of where the wrong rule is keeps to viz.render's PNG cap: over it, it is
+    drawn at a lower dpi with the same warning; under it, at viz.render's 144 dpi."""
+    import warnings
+    from tinygrad_attn import viz
+    rendering = __import__("importlib").import_module("tinygrad_attn.viz.render")
+    report = _small_report(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        natural = _png_size(report.render(tmp_path / "a.png", roll=False))
+    plain = _png_size(viz.render_diagram(report.dot(roll=False), tmp_path / "b.png"))
+    assert natural == plain
+    cap = max(natural) // 2
+    monkeypatch.setattr(rendering, "MAX_PIXELS", cap)
+    with pytest.warns(viz.LargeGraphWarning, match=r"drawn at \d+ dpi"):
+        small = _png_size(report.render(tmp_path / "c.png", roll=False))
+    assert max(small) <= cap and max(small) > cap * 0.8
+
+
+def test_report_render_failures_are_one_graphviz_error(tmp_path, monkeypatch):
+    """Whatever Graphviz says, the report's render raises viz.GraphvizError in one line
+    naming where the DOT source was kept, and writes no picture."""
+    from tinygrad_attn import viz
+    rendering = __import__("importlib").import_module("tinygrad_attn.viz.render")
+    report = _small_report(monkeypatch)
+    monkeypatch.setattr(rendering.shutil, "which", lambda name: "/usr/bin/dot")
+
+    def broken(command, input, capture_output, timeout):   # noqa: A002
+        class Proc:
+            returncode = 1
+            stdout = b""
+            stderr = b"Error: syntax error in line 3 near '<'\nmore\n"
+        return Proc()
+
+    monkeypatch.setattr(rendering.subprocess, "run", broken)
+    for fmt in ("svg", "png", "pdf"):
+        with pytest.raises(viz.GraphvizError, match=r"syntax error in line 3") as info:
+            report.render(tmp_path / f"g.{fmt}")
+        assert "\n" not in str(info.value) and str(info.value.source_path) in str(info.value)
+        assert "✗ rule" in info.value.source_path.read_text()     # the highlighted source
+        assert not (tmp_path / f"g.{fmt}").exists()
+
+    def slow(command, input, capture_output, timeout):   # noqa: A002
+        raise rendering.subprocess.TimeoutExpired(command, timeout)
+
+    monkeypatch.setattr(rendering.subprocess, "run", slow)
+    with pytest.raises(viz.GraphvizError, match=r"within 120 s"):
+        report.render(tmp_path / "g.svg")
+    with pytest.raises(ValueError, match=r"cannot draw to suffix '\.jpg'"):
+        report.render(tmp_path / "g.jpg")
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="needs Graphviz `dot`")
+@pytest.mark.parametrize("scope", ["<b>&", "\t", "x\ny", "\x01", 'q"t\\'])
+def test_report_renders_whatever_the_scope_is_named(scope, tmp_path, monkeypatch):
+    """The caption names the op's scope: any name a scope can have is drawn."""
+    import tinygrad_attn as tga
+    cls, rule, dtype, op, _ = pb.BUGS["wrong sign"]
+    monkeypatch.setattr(cls, "backward", rule)
+
+    def f(x):
+        with tga.name_scope(scope):
+            return F.sum(F.softmax(x, axis=-1) ** 2)
+
+    report = locate(f, np.random.default_rng(0).standard_normal((2, 3)))
+    assert report.scope == tuple(scope.split("."))
+    for suffix in ("svg", "png"):
+        assert report.render(tmp_path / f"g.{suffix}").stat().st_size > 0
+
+
 # --- the planted ops alone: check_op, gradcheck, taylor_check ----------------------------
 PLANTED_OPS = {   # bug -> (f, inputs: a shape for a float input, an array for data)
     "wrong sign": (lambda x: F.softmax(x, axis=-1), [(2, 3)]),

@@ -101,3 +101,36 @@ def test_random_programs_render_and_replay(program, options, fmt):
                          page.html, re.S)[1]
         steps = json.loads(text, parse_constant=lambda name: pytest.fail(name))
         assert len(steps) == page.steps and steps[0]["op"] == "seed"
+
+
+@st.composite
+def interleaved_scopes(draw):
+    """A random DAG of small ops, each recorded in a random scope ("a", "b", "c", "a.d" or
+    none), the scopes entered again and again in any order: boxes that feed one another."""
+    import contextlib
+
+    import tinygrad_attn as tga
+    import tinygrad_attn.functions as F
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    pool = [tga.Variable(rng.standard_normal(3), name=f"x{k}") for k in range(3)]
+    for _ in range(draw(st.integers(2, 24))):
+        scope = draw(st.sampled_from(["a", "b", "a", "b", "c", "a.d", None]))
+        picks = draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=2))
+        with tga.name_scope(scope) if scope else contextlib.nullcontext():
+            ys = [pool[i] for i in picks]
+            pool.append(F.tanh(ys[0]) if len(ys) == 1 else ys[0] * ys[1])
+    used = draw(st.lists(st.integers(0, len(pool) - 1), max_size=3))
+    loss = F.sum(pool[-1])
+    for i in used:
+        loss = loss + F.sum(pool[i])
+    return loss
+
+
+@settings(max_examples=10 * settings.default.max_examples)    # small graphs: cheap
+@given(interleaved_scopes(), st.sampled_from([dict(max_depth=0), dict(max_depth=1),
+                                              dict(view="modules"), dict(max_depth=0,
+                                                                         backward=True)]))
+def test_folding_never_draws_a_cycle_however_scopes_interleave(loss, options):
+    """Boxes are cut (into parts) until no path leaves a box and comes back and no boxes
+    feed one another; every tape edge is still drawn once."""
+    check(make_dot(loss, **options), loss, options)

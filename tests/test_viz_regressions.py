@@ -160,20 +160,66 @@ def test_a_user_scope_named_like_the_drawings_clusters(name):
 
 
 # --- scope names Graphviz used to reject ---------------------------------------------------------
-@pytest.mark.parametrize("name", ["enc.", "", "a..b", ".", "<b>&", 'q"t\\'])
-def test_awkward_scope_names(name, tmp_path):
+@pytest.mark.parametrize("name", ["", "enc.", ".enc", "a..b", ".", "enc..attention."])
+def test_a_scope_name_with_an_empty_part_is_refused_at_the_with_line(name):
+    """A nameless level in a scope path (which Graphviz could not label) is refused where
+    it is written, naming the name; the scope outside is left as it was."""
     x = leaf((2, 3), "x")
+    with tga.name_scope("outer"):
+        with pytest.raises(ValueError, match=re.escape(f"name_scope: {name!r} has an empty "
+                                                       "name")) as info:
+            with tga.name_scope(name):
+                F.tanh(x)
+        assert info.traceback[-1].name == "name_scope"      # raised by the call itself
+        assert tga.current_scope() == ("outer",)
+        assert F.tanh(x).creator.scope == ("outer",)
+    assert tga.current_scope() == ()
+    named = ".".join(p for p in name.split(".") if p)
+    assert (f"did you mean {named!r}?" if named else "give the scope a name") in \
+        str(info.value)
+
+
+# every name a scope can have: any text without an empty part between dots
+AWKWARD_SCOPES = ["<b>&", 'q"t\\', " ", "x y", "\u00e9t\u00e9", "cluster_0", "backward",
+                  "a.b", "{}", "%s", "\\N", "\t", "\tx\ny", "\x00\x01\x1b", "\ud800", "-"]
+
+
+@pytest.mark.parametrize("name", AWKWARD_SCOPES)
+def test_every_scope_name_that_can_exist_is_drawn_rendered_and_replayed(name, tmp_path):
+    from tinygrad_attn import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3, seed=0, dtype=np.float64)
+
+    net = Net()
+    x = leaf((2, 3), "x")
+    h = tga.Variable(np.zeros((2, 3)), name="h0")
     with tga.name_scope(name):
         with tga.name_scope("inner"):
-            y = F.tanh(x)
-    loss = F.sum(y)
-    dot = make_dot(loss)
-    check(dot, loss, {})
-    parts = {p for n in dot.picture.nodes for p in n.place}
-    assert Scope("") not in parts            # an empty name is no cluster
+            y = F.tanh(net.lin(x))
+        for _ in range(4):
+            h = F.tanh(h + y)
+    loss = F.sum(h)
+    params = dict(net.named_parameters())
+    assert loss.creator.scope == () and y.creator.scope == tuple(name.split(".")) + ("inner",)
+    check_all_options(loss, params)
+    dot = make_dot(loss, params, view="modules")
+    check(dot, loss, dict(view="modules"))
+    parts = {p for n in make_dot(loss).picture.nodes for p in n.place}
+    assert all(Scope(part) in parts for part in name.split("."))
     if HAVE_DOT:
-        svg = render(loss, tmp_path / "g.svg", max_depth=0).read_text()
-        assert "<svg" in svg and render(loss, tmp_path / "h.svg").read_text()
+        for options in (dict(), dict(max_depth=0), dict(backward=True, max_depth=1),
+                        dict(view="modules")):
+            svg = render(loss, tmp_path / "g.svg", params=params, **options).read_text()
+            assert "<svg" in svg
+        assert render(loss, tmp_path / "g.png", params=params).read_bytes()[:4] == \
+            b"\x89PNG"
+    page = viz.replay(loss, tmp_path / "r.html", params)
+    text = re.search(r'<script id="steps" type="application/json">(.*?)</script>',
+                     page.html, re.S)[1]
+    assert len(json.loads(text)) == page.steps
 
 
 def test_graphviz_failures_are_one_clear_error(tmp_path, monkeypatch):
@@ -443,3 +489,79 @@ def test_the_models_backward_passes_are_drawn_right(name, cell_by_cell):
         assert len(re.findall(r'tooltip="the gradient of ', dot.source)) == len(sinks)
         if options.get("max_depth") is None:
             assert sinks and len(sinks) == len(params)    # every weight's gradient, once
+
+
+# --- boxes that feed each other ----------------------------------------------------------------
+def boxes_feeding_each_other():
+    """"enc" feeds "dec" and "dec" feeds "enc", though no path leaves either box and comes
+    back: each box alone is fine, the two together drew a cycle."""
+    x = leaf((2, 3), "x")
+    with tga.name_scope("enc"):
+        y = F.tanh(x)
+    with tga.name_scope("dec"):
+        a = F.exp(x)
+    with tga.name_scope("enc"):
+        b = F.sin(a)
+    with tga.name_scope("dec"):
+        c = F.cos(y)
+    return F.sum(b + c)
+
+
+def test_two_boxes_feeding_each_other_are_split_not_a_cycle():
+    """Folded (max_depth=0, the module view, and the recorded backward pass) make_dot used
+    to raise "a cycle without a rolled block" (found by the property tests)."""
+    loss = boxes_feeding_each_other()
+    check_all_options(loss)
+    for options in (dict(view="modules"), dict(max_depth=0)):
+        dot = make_dot(loss, **options)
+        check(dot, loss, options)
+        boxes = sorted((n.info["boxes"][0].path, n.info["boxes"][0].part,
+                        n.info["boxes"][0].parts) for n in dot.picture.nodes
+                       if n.kind is NodeKind.BOX)
+        # one of the two is cut in two, the other stays whole
+        assert boxes in ([(("dec",), 1, 1), (("enc",), 1, 2), (("enc",), 2, 2)],
+                         [(("dec",), 1, 2), (("dec",), 2, 2), (("enc",), 1, 1)]), boxes
+        assert "part 1 of 2" in dot.source and "part 2 of 2" in dot.source
+
+
+def test_boxes_feeding_each_other_through_a_recorded_gradient():
+    """The program the property tests found: second-order gradients recorded inside
+    scopes, loops over xs[:, t], folded with the backward pass expanded."""
+    x = leaf((2, 3), "x")
+    with tga.name_scope("enc"):
+        h = x
+        for t in range(3):
+            h = F.abs(leaf((2, 3, 3), "xs", 1)[:, t])
+    with tga.name_scope("dec"):
+        g, = tga.grad(F.sum(F.tanh(x) * x), [x], create_graph=True)
+    with tga.name_scope("enc"):
+        e = F.abs(g) + h
+    with tga.name_scope("dec"):
+        d = F.abs(h) * g
+    loss = F.sum(e) + F.sum(d)
+    check_all_options(loss)
+
+
+# --- the module view: a rolled op reading one unit at two slots ---------------------------------
+def test_module_view_edges_into_a_rolled_op_say_which_copies_each_slot_feeds():
+    """In the module view the edges between units carried every slot of a rolled op at
+    once, labelled with the copies of all of them ("×2") where one slot fed only the first
+    copy (found by the property tests)."""
+    x, other = leaf((2, 3), "x", 1), leaf((2, 3), None, 2)
+    h = leaf((2, 3), "h0")
+    hs = []
+    for _ in range(3):
+        h = F.abs(h)
+        hs.append(h)
+    g = h
+    for prev in (x, other, hs[1]):          # a loop over a list of earlier values
+        g = F.unstack(F.stack([g, prev], axis=0), axis=0)[0]
+    loss = F.sum(g)
+    for options in (dict(view="modules"), dict(view="modules", roll=False),
+                    dict(view="modules", max_depth=0)):
+        check(make_dot(loss, **options), loss, options)
+    dot = make_dot(loss, view="modules")
+    stack = dot.picture.node(g.creator.inputs[0].creator)
+    labels = sorted(e.label for e in dot.picture.edges if e.head == stack.id
+                    and not e.recurrent and e.label and e.label.startswith("(2, 3)"))
+    assert labels == ["(2, 3) first", "(2, 3) last"], labels

@@ -4,7 +4,7 @@ diagram against the tape it was drawn from.
 A program is built as hypothesis draws it: leaves (named inputs, unnamed ones, parameters,
 constants), then statements: any F op (one row per op of ``F.__all__`` saying how to call
 it on a (2, 3) value), fan-out and a Variable read many times, name scopes (nested,
-repeated, and the awkward names "", "enc.", "a..b", "backward", "roll0", "<b>&"), module
+repeated, and the awkward names "a.b", "backward", "roll0", "<b>&", a tab), module
 calls, Python loops repeating a block with and without scopes over ``xs[:, t]``, over
 ``unstack``, over a fresh leaf per step or over a list of earlier values, integer and
 boolean intermediates, gradients recorded with ``create_graph=True`` (second order), and
@@ -30,8 +30,8 @@ from tinygrad_attn.tape import Variable
 from tinygrad_attn.viz.model import EdgeKind, Grad, NodeKind, Rule
 
 N, H, T_LSTM = 2, 3, 2
-SCOPE_NAMES = ["enc", "dec", "lstm", "backward", "roll0", "", "enc.", "a..b", "<b>&", 'q"t',
-               "x y", "cluster_0"]
+SCOPE_NAMES = ["enc", "dec", "lstm", "backward", "roll0", "a.b", "<b>&", 'q"t', "\t", "x y",
+               "cluster_0"]
 
 
 class Net(nn.Module):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .ops.elementwise import cast
 from .ops.shape import sum_to
-from .tape import ProductSum, Variable, _grad_enabled, _is_float, _wrap, as_array
+from .tape import Function, ProductSum, Variable, _grad_enabled, _is_float, _wrap, as_array
 
 __all__ = ["backward", "grad", "backward_steps", "Step", "ProductSum"]
 
@@ -160,16 +160,44 @@ def _fit(gx, x, create_graph):
     return gx
 
 
+class _Alias(Function):
+    """``x -> x``: one input slot of a fused op as its composite sees it (`_composite_rule`)."""
+
+    _name = "alias"
+
+    def forward(self, x):
+        return x
+
+    def backward(self, gy):
+        return gy
+
+
 def _composite_rule(f, gys):
     """A recording pass through a fused op (its own rule is first order only): the
-    composite it stands for is run on its inputs and differentiated, recorded, instead."""
-    outs = f.composite(*f.inputs)
+    composite it stands for is run and differentiated, recorded, instead.
+
+    The composite runs on one alias per input slot (``_Alias()(x)``), and the nested pass
+    treats the aliases as leaves: it stops at f's own inputs. Run on the inputs themselves
+    it walked on into the graph that made them (which the outer pass walks anyway) and
+    counted gradients twice wherever that graph reaches f's inputs again (the same LSTM
+    called again on its own final state: Wx feeds both calls; h0 = hs[:, -1] with hs an
+    input too; one Variable as h0 and c0). The gradients are graphs of the aliases, and the
+    aliases of the inputs, so differentiating them again reaches the inputs."""
+    aliases = [_Alias()(x) if x.requires_grad else x for x in f.inputs]
+    outs = f.composite(*aliases)
     outs = outs if isinstance(outs, (tuple, list)) else (outs,)
     pairs = [(y, g) for y, g in zip(outs, gys) if y.requires_grad]
     if not pairs:
         return (None,) * len(f.inputs)
-    return tuple(grad([y for y, _ in pairs], list(f.inputs), [g for _, g in pairs],
-                      create_graph=True, allow_unused=True))
+    links = [(a, a.creator) for a in aliases if a.creator is not None]
+    try:
+        for a, _ in links:          # leaves for the nested pass (only it has seen them)
+            a.creator = None
+        return tuple(grad([y for y, _ in pairs], aliases, [g for _, g in pairs],
+                          create_graph=True, allow_unused=True))
+    finally:
+        for a, creator in links:
+            a.creator = creator
 
 
 def _backprop(outputs, seeds, create_graph, keep):

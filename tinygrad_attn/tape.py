@@ -74,10 +74,23 @@ def is_grad_enabled():
     return _grad_enabled.get()
 
 
-@contextlib.contextmanager
 def name_scope(name):
-    """Group every op recorded inside under `name` (nested scopes make a path)."""
-    token = _scope.set(_scope.get() + tuple(str(name).split(".")))
+    """Group every op recorded inside ``with name_scope(name):`` under `name`; nested scopes
+    make a path, and a dotted name is one: ``name_scope("decoder.attention")`` is the same as
+    two nested scopes. A name with an empty part (``""``, ``"enc."``, ``".enc"``,
+    ``"a..b"``) raises ValueError at the ``with`` line: a path has no nameless level."""
+    parts = tuple(str(name).split("."))
+    if "" in parts:
+        named = ".".join(p for p in parts if p)
+        raise ValueError(f"name_scope: {name!r} has an empty name in its path (a scope is "
+                         f"split on \".\"); " + (f"did you mean {named!r}?" if named else
+                                                  "give the scope a name"))
+    return _entered(parts)
+
+
+@contextlib.contextmanager
+def _entered(parts):
+    token = _scope.set(_scope.get() + parts)
     try:
         yield
     finally:

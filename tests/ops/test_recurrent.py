@@ -2,6 +2,8 @@
 first-order gradients, float32 and float64, with and without an initial state, any subset of
 its outputs used), against finite differences, and at second order (its rule falls back to
 the composite when the pass records)."""
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 import tinygrad_attn.functions as F
 from tinygrad_attn import Variable, grad, no_grad
 from tinygrad_attn.ops.recurrent import lstm_composite, step_by_step
+from tinygrad_attn.tape import topological_order as walk_functions
 from tinygrad_attn.testing import gradcheck, gradgradcheck
 
 from . import examples
@@ -196,3 +199,91 @@ def test_the_rule_takes_a_gradient_that_arrives_as_a_broadcast_view():
         composite = grad(loss(xs, Wx, Wh, b), [xs, Wx, Wh, b])
     for a, c in zip(fused, composite):
         np.testing.assert_allclose(a.data, c.data, rtol=1e-10, atol=1e-12)
+
+
+# --- higher order through chains of LSTMs ------------------------------------------------------
+# How the second LSTM takes the first's work: its initial state from the first's final one
+# (an encoder and its decoder), both of them (stacked), the same weights called again with the
+# state carried over (a model run on one sequence in two chunks), its input and initial state
+# from the first's hs (h0 = hs[:, -1]: one input made from another), one Variable as both h0
+# and c0, and for comparison no initial state.
+CHAINS = ["h0", "c0", "h0 and c0", "same weights again", "h0 = hs[:, -1]", "h0 is c0",
+          "zeros"]
+
+
+def lstm_chain(kind, leaves):
+    xs1, xs2, W1, W2, W3, h00 = leaves
+    hs1, h1, c1 = F.lstm(xs1, *W1, h00, None)
+    if kind == "h0":
+        out = F.lstm(xs2, *W2, h1, None)
+    elif kind == "c0":
+        out = F.lstm(xs2, *W2, None, c1)
+    elif kind == "h0 and c0":
+        out = F.lstm(hs1, *W3, h1, c1)
+    elif kind == "same weights again":
+        out = F.lstm(xs1, *W1, h1, c1)
+    elif kind == "h0 = hs[:, -1]":
+        out = F.lstm(hs1, *W3, hs1[:, -1], None)
+    elif kind == "h0 is c0":
+        out = F.lstm(xs2, *W2, h1, h1)
+    else:
+        out = F.lstm(xs2, *W2, None, None)
+    hs2, h2, c2 = out
+    return F.sum(hs2 * F.tanh(hs2)) + F.sum(h2 * c2) + F.sum(hs1[:, 0] * h1)
+
+
+def chain_leaves(dtype, inputs_grad, seed=0):
+    """The two LSTMs' operands (N=2, T=3, D=2, H=3); `inputs_grad` False: the sequences
+    and the first initial state are data (no gradient), only the weights are differentiated."""
+    rng = np.random.default_rng(seed)
+
+    def v(*shape, scale=1.0, data=False):
+        a = (rng.standard_normal(shape) * scale).astype(dtype)
+        return Variable(a, requires_grad=False) if data else Variable(a)
+
+    xs1, xs2 = (v(2, 3, 2, data=not inputs_grad) for _ in range(2))
+    W1, W2 = ([v(2, 12, scale=0.7), v(3, 12, scale=0.6), v(12, scale=0.3)] for _ in range(2))
+    W3 = [v(3, 12, scale=0.6), v(3, 12, scale=0.6), v(12, scale=0.3)]
+    return xs1, xs2, W1, W2, W3, v(2, 3, data=not inputs_grad)
+
+
+def gradients_to_third_order(kind, leaves, fused):
+    """First, second and third order gradients of the chain with respect to every leaf
+    that takes one: d loss, d |d loss|^2, d sum(tanh(d |d loss|^2))."""
+    xs1, xs2, W1, W2, W3, h00 = leaves
+    wrt = [x for x in (xs1, xs2, *W1, *W2, *W3, h00) if x.requires_grad]
+    with (nullcontext() if fused else step_by_step()):
+        loss = lstm_chain(kind, leaves)
+    assert (loss.creator is not None) and fused == any(
+        f.name == "lstm" for f in walk_functions([loss]))
+    orders = []
+    out = loss
+    for k, finish in enumerate((lambda g: F.sum(g * g), lambda g: F.sum(F.tanh(g)), None)):
+        gs = grad(out, wrt, create_graph=finish is not None, allow_unused=True)
+        orders.append([None if g is None else g.data for g in gs])
+        if finish is not None:
+            out = sum((finish(g) for g in gs if g is not None), start=Variable(
+                np.zeros((), gs[0].dtype), requires_grad=False))
+    return orders
+
+
+@pytest.mark.parametrize("kind", CHAINS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("inputs_grad", [True, False])
+def test_higher_order_through_chained_lstms_equals_the_composite(kind, dtype, inputs_grad):
+    """First, second and third order gradients of two chained fused LSTMs equal those of
+    the same chain recorded as its composite. The recording pass differentiates each
+    LSTM's composite on its own inputs: it used to walk on into the first LSTM's graph and
+    count those gradients twice (same weights again, h0 = hs[:, -1], h0 is c0)."""
+    leaves = chain_leaves(dtype, inputs_grad)
+    fused = gradients_to_third_order(kind, leaves, True)
+    composite = gradients_to_third_order(kind, leaves, False)
+    tol = dict(rtol=1e-9, atol=1e-10) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
+    for order, (got, want) in enumerate(zip(fused, composite), 1):
+        for i, (a, b) in enumerate(zip(got, want)):
+            assert (a is None) == (b is None), (order, i)
+            if a is not None:
+                assert a.dtype == dtype, (order, i, a.dtype)
+                scale = max(1.0, float(np.abs(b).max()))
+                np.testing.assert_allclose(a / scale, b / scale, **tol,
+                                           err_msg=f"order {order}, input {i}")

@@ -3,7 +3,8 @@
 * `lstm_composite` is the definition: the cell written with primitive ops, step by step.
 * `LSTMSequence` fuses it: one recorded node whose forward and first-order rule are NumPy
   kernels over the whole sequence (ops/lstm_kernels.py). Its `composite` is the definition,
-  so a backward pass that records (higher order) differentiates the composite, and inside
+  so a backward pass that records (higher order) differentiates the composite (on the
+  node's own inputs only: autodiff._composite_rule), and inside
   `tape.unfused()` (also `step_by_step()`) `lstm` records the composite itself. The rule is
   attached to the composite, as JAX's `custom_vjp` attaches one.
 

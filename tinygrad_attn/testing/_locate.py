@@ -8,13 +8,11 @@ projections. The first op in forward order whose rule disagrees is the finding.
 from __future__ import annotations
 
 import pathlib
-import shutil
 import time
 
 import numpy as np
 
 from .. import Variable, grad as _grad, set_grad_enabled
-from ..files import write_atomic
 from . import _core
 from ._core import fmt_index, fmt_shape
 
@@ -140,8 +138,10 @@ class Report:
 
     def render(self, path, **make_dot_kwargs):
         """Draw the graph to `path` (.svg/.png/.pdf, or .dot/.gv for the source) with the
-        op highlighted in red; returns the path. Without Graphviz's `dot` program, writes
-        the .dot source next to it and raises `viz.GraphvizNotFoundError`."""
+        op highlighted in red, as `viz.render` draws (a PNG at most `viz.MAX_PIXELS` a
+        side); returns the path. Without Graphviz's `dot` program, writes the .dot source
+        next to it and raises `viz.GraphvizNotFoundError`; any Graphviz failure is one
+        `viz.GraphvizError` naming where the source was kept."""
         return render_dot(self.dot(**make_dot_kwargs), path)
 
 
@@ -169,8 +169,8 @@ def highlighted_dot(outputs, function, caption, **make_dot_kwargs):
                 body[k] = _restyle(line)
                 break
     dot.body[:] = body
-    import html
-    dot.body.append(f'\tlabel=<<FONT COLOR="#B91C1C">{html.escape(caption)}</FONT>> '
+    from ..viz.style import h      # escaped as every label of the diagram (any scope name)
+    dot.body.append(f'\tlabel=<<FONT COLOR="#B91C1C">{h(caption)}</FONT>> '
                     'labelloc="b" fontsize="12"\n')
     return dot
 
@@ -181,24 +181,12 @@ def _restyle(line):
 
 
 def render_dot(dot, path):
+    """`dot` drawn to `path` as `viz.render` draws (`viz.render_diagram`): a PNG within
+    viz.MAX_PIXELS a side, any Graphviz failure one `viz.GraphvizError`."""
     from .. import viz
     path = pathlib.Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    if fmt not in ("svg", "png", "pdf", "dot", "gv"):
-        raise ValueError(f"render: cannot draw to suffix {path.suffix!r}; use .svg, .png, "
-                         ".pdf (or .dot/.gv for the source)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt in ("dot", "gv"):
-        write_atomic(path, dot.source.encode("utf-8"))
-        return path
-    if shutil.which("dot") is None:
-        source = path.with_suffix(".dot")
-        write_atomic(source, dot.source.encode("utf-8"))
-        raise viz.GraphvizNotFoundError(source)
-    if fmt == "png":
-        dot.graph_attr.setdefault("dpi", "144")
-    write_atomic(path, dot.pipe(format=fmt))
-    return path
+    return viz.render_diagram(dot, path)
 
 
 # --- checking one op ----------------------------------------------------------------------

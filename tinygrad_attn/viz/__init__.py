@@ -48,10 +48,10 @@ and each other.
 from .diagram import Diagram
 from .dot import make_dot
 from .render import (LAYOUT_BUDGET, MAX_PIXELS, GraphvizError, GraphvizNotFoundError,
-                     LargeGraphWarning, layout_cost, render, within_budget)
+                     LargeGraphWarning, layout_cost, render, render_diagram, within_budget)
 from .replay import Replay, replay
 from .style import STYLES
 
-__all__ = ["make_dot", "render", "replay", "Diagram", "Replay", "within_budget", "layout_cost",
+__all__ = ["make_dot", "render", "render_diagram", "replay", "Diagram", "Replay", "within_budget", "layout_cost",
            "GraphvizNotFoundError", "GraphvizError", "LargeGraphWarning", "LAYOUT_BUDGET",
            "MAX_PIXELS", "STYLES"]

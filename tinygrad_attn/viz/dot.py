@@ -555,8 +555,11 @@ class _Build:
                     link = Link(tape.values[x], f, slot)
                     rec = self._recurrent(x, at)
                     if self.through[x]:
+                        # into an op, one edge per input slot (as in the ops view): a rolled
+                        # op's copies may read one unit at different slots, and each edge
+                        # says which copies it feeds
                         add(self.unit_node[self.unit_of_op[c[0]]], head, EdgeKind.DATA, link,
-                            None, rec)
+                            slot if kind == "op" else None, rec)
                     else:
                         merged = pic.nodes[self.value_node[x]].info.get("per_copy") \
                             if self.value_node[x] is not None else False

@@ -19,7 +19,8 @@ A PNG is drawn at 144 dpi unless that makes a side longer than `MAX_PIXELS` (16 
 image viewers and ImageMagick's default policy start to refuse): then at the dpi that fits,
 laid out once (``dot -Txdot``) and drawn from that layout (``neato -n2``), with a warning
 saying which dpi. Graphviz's own errors come out as one `GraphvizError` naming the file
-where the DOT source was kept.
+where the DOT source was kept. `render_diagram` draws a diagram already made (and changed)
+the same way, without folding it.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from ..files import write_atomic
 from .dot import make_dot
 from .model import EdgeKind
 
-__all__ = ["render", "within_budget", "layout_cost", "GraphvizNotFoundError", "GraphvizError",
+__all__ = ["render", "render_diagram", "within_budget", "layout_cost", "GraphvizNotFoundError", "GraphvizError",
            "LargeGraphWarning", "LAYOUT_BUDGET", "MAX_PIXELS", "PNG_DPI"]
 
 _FORMATS = ("svg", "png", "pdf")
@@ -158,12 +159,7 @@ def render(outputs, path, format=None, *, budget=LAYOUT_BUDGET,  # noqa: A002
     any other Graphviz failure is one `GraphvizError`.
     """
     path = pathlib.Path(path)
-    fmt = (format or path.suffix.lstrip(".")).lower()
-    if fmt not in _FORMATS + _SOURCE_FORMATS:
-        where = f"format={format!r}" if format else \
-            (f"suffix {path.suffix!r}" if path.suffix else "a path without a suffix")
-        raise ValueError(f"render: cannot draw to {where}; use a .svg, .png or .pdf path "
-                         "(or .dot/.gv for the DOT source), or pass format='svg'/'png'/'pdf'")
+    fmt = _format(path, format)
     if fmt in _SOURCE_FORMATS:
         dot = make_dot(outputs, **make_dot_kwargs)
         write_atomic(path, dot.source.encode("utf-8"))
@@ -188,6 +184,40 @@ def render(outputs, path, format=None, *, budget=LAYOUT_BUDGET,  # noqa: A002
                           f"out within {timeout:g} s")
     write_atomic(path, data)
     return path
+
+
+def render_diagram(dot, path, format=None, *, timeout=LAYOUT_TIMEOUT):  # noqa: A002
+    """Lay out a `Diagram` you already have (made by `make_dot` and changed: the testing
+    kit's `locate` paints the wrong rule's node red) and write it to `path` as `render`
+    does: the format from the suffix or `format`, a PNG within `MAX_PIXELS` a side (at a
+    lower dpi, with a `LargeGraphWarning`), `GraphvizNotFoundError` (the DOT source written
+    next to `path`) without Graphviz, one `GraphvizError` for any Graphviz failure or a
+    layout past `timeout` seconds. Nothing is folded: the diagram is drawn as it is."""
+    path = pathlib.Path(path)
+    fmt = _format(path, format)
+    if fmt in _SOURCE_FORMATS:
+        write_atomic(path, dot.source.encode("utf-8"))
+        return path
+    if shutil.which("dot") is None:
+        raise _missing_dot(dot.source, path)
+    try:
+        data = _draw(dot, fmt, path, timeout)
+    except subprocess.TimeoutExpired:
+        raise _failed(dot.source, path, f"render: Graphviz did not finish laying the graph "
+                      f"out within {timeout:g} s; fold it (max_depth=1, 0), keep roll=True, "
+                      "draw less, or pass timeout=None") from None
+    write_atomic(path, data)
+    return path
+
+
+def _format(path, format):  # noqa: A002
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    if fmt not in _FORMATS + _SOURCE_FORMATS:
+        where = f"format={format!r}" if format else \
+            (f"suffix {path.suffix!r}" if path.suffix else "a path without a suffix")
+        raise ValueError(f"render: cannot draw to {where}; use a .svg, .png or .pdf path "
+                         "(or .dot/.gv for the DOT source), or pass format='svg'/'png'/'pdf'")
+    return fmt
 
 
 def _draw(dot, fmt, path, timeout):

@@ -7,6 +7,7 @@ border, so they stay apart in grey too.
 from __future__ import annotations
 
 import html
+import unicodedata
 
 import numpy as np
 
@@ -57,12 +58,31 @@ MAX_ATTR = 36  # attribute values longer than this are shortened in labels
 
 def q(value):
     """A DOT double-quoted string."""
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    return '"' + _printable(str(value)).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def h(text):
     """Text made safe inside an HTML-like label."""
-    return html.escape(str(text), quote=False).replace("\n", " ")
+    return html.escape(_printable(str(text)), quote=False)
+
+
+def _printable(text):
+    """`text` with line breaks and tabs as spaces and other control characters written out
+    (``\\x01``): Graphviz rejects them in a label, or a label that starts with a tab."""
+    if text.isprintable():
+        return text
+    return "".join(_visible(c) for c in text)
+
+
+def _visible(c):
+    if c in "\t\n\r\x0b\x0c":
+        return " "
+    kind = unicodedata.category(c)
+    if kind == "Cc":
+        return f"\\x{ord(c):02x}"
+    if kind == "Cs":                # a lone surrogate: no UTF-8 to write it in
+        return "\ufffd"
+    return c
 
 
 def attrs(style, extra=()):
