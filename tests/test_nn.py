@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import tinygrad_attn as tga
 import tinygrad_attn.functions as F
-from tinygrad_attn import nn
+from tinygrad_attn import nn, topological_order
 from tinygrad_attn.book import layers as book
 from tinygrad_attn.testing import numerical_grad
 
@@ -146,14 +146,7 @@ def test_calls_record_ops_under_the_module_path():
             return self.decoder(hs).sum()
 
     loss = Root()(tga.Variable(np.random.default_rng(0).standard_normal((2, 4, 3))))
-    scopes, stack, seen = set(), [loss.creator], set()
-    while stack:
-        f = stack.pop()
-        if f is None or id(f) in seen:
-            continue
-        seen.add(id(f))
-        scopes.add((f.name, f.scope))
-        stack.extend(x.creator for x in f.inputs)
+    scopes = {(f.name, f.scope) for f in topological_order(loss)}
     assert ("softmax", ("decoder", "attention")) in scopes
     assert ("matmul", ("decoder", "affine")) in scopes
     assert ("sum", ()) in scopes                       # the root module has no scope

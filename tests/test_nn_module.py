@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_attn as tga
-from tinygrad_attn import Variable, nn
+from tinygrad_attn import Variable, nn, topological_order
 from tinygrad_attn.decoding import evaluating
 
 
@@ -165,14 +165,7 @@ def test_modules_in_containers_record_under_their_path():
             return self.seq(x).sum()
 
     loss = Net()(Variable(np.ones((1, 2))))
-    scopes, stack, seen = set(), [loss.creator], set()
-    while stack:
-        f = stack.pop()
-        if f is None or id(f) in seen:
-            continue
-        seen.add(id(f))
-        scopes.add((f.name, f.scope))
-        stack.extend(x.creator for x in f.inputs)
+    scopes = {(f.name, f.scope) for f in topological_order(loss)}
     assert ("matmul", ("layers", "0")) in scopes and ("matmul", ("layers", "1")) in scopes
     assert ("matmul", ("seq", "0")) in scopes and ("tanh", ("seq", "1")) in scopes
 
