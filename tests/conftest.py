@@ -14,6 +14,8 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 # the package is importable from a source checkout without installing it
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -27,3 +29,23 @@ os.environ.setdefault("TGA_HYPOTHESIS_PROFILE", "ci")
 _autoloaded = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") and any(
     ep.value == PLUGIN for ep in entry_points(group="pytest11"))
 pytest_plugins = [] if _autoloaded else [PLUGIN]
+
+
+@pytest.fixture
+def failing_graphviz(monkeypatch):
+    """`fail(stderr)`: from then on Graphviz's `dot` is "installed" and every run of it
+    exits 1 printing `stderr` (bytes), so a test sees what render makes of a failure."""
+    import importlib
+    rendering = importlib.import_module("tinygrad_attn.viz.render")
+
+    def fail(stderr):
+        def broken(command, input, capture_output, timeout):   # noqa: A002
+            class Proc:
+                returncode = 1
+                stdout = b""
+            Proc.stderr = stderr
+            return Proc()
+
+        monkeypatch.setattr(rendering.shutil, "which", lambda name: "/usr/bin/dot")
+        monkeypatch.setattr(rendering.subprocess, "run", broken)
+    return fail

@@ -144,22 +144,14 @@ def test_report_renders_a_png_within_viz_size_cap(tmp_path, monkeypatch):
     assert max(small) <= cap and max(small) > cap * 0.8
 
 
-def test_report_render_failures_are_one_graphviz_error(tmp_path, monkeypatch):
+def test_report_render_failures_are_one_graphviz_error(tmp_path, monkeypatch,
+                                                      failing_graphviz):
     """Whatever Graphviz says, the report's render raises viz.GraphvizError in one line
     naming where the DOT source was kept, and writes no picture."""
     from tinygrad_attn import viz
     rendering = __import__("importlib").import_module("tinygrad_attn.viz.render")
     report = _small_report(monkeypatch)
-    monkeypatch.setattr(rendering.shutil, "which", lambda name: "/usr/bin/dot")
-
-    def broken(command, input, capture_output, timeout):   # noqa: A002
-        class Proc:
-            returncode = 1
-            stdout = b""
-            stderr = b"Error: syntax error in line 3 near '<'\nmore\n"
-        return Proc()
-
-    monkeypatch.setattr(rendering.subprocess, "run", broken)
+    failing_graphviz(b"Error: syntax error in line 3 near '<'\nmore\n")
     for fmt in ("svg", "png", "pdf"):
         with pytest.raises(viz.GraphvizError, match=r"syntax error in line 3") as info:
             report.render(tmp_path / f"g.{fmt}")

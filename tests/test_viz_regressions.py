@@ -222,19 +222,10 @@ def test_every_scope_name_that_can_exist_is_drawn_rendered_and_replayed(name, tm
     assert len(json.loads(text)) == page.steps
 
 
-def test_graphviz_failures_are_one_clear_error(tmp_path, monkeypatch):
+def test_graphviz_failures_are_one_clear_error(tmp_path, failing_graphviz):
     """Whatever Graphviz says, render raises GraphvizError (not CalledProcessError), names
     the file the DOT source was kept in, and writes no picture."""
-    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
-
-    def broken(command, input, capture_output, timeout):   # noqa: A002
-        class Proc:
-            returncode = 1
-            stdout = b""
-            stderr = b"Error: syntax error in line 3 near '<'\n"
-        return Proc()
-
-    monkeypatch.setattr(rendering.subprocess, "run", broken)
+    failing_graphviz(b"Error: syntax error in line 3 near '<'\n")
     with pytest.raises(viz.GraphvizError, match=r"syntax error in line 3.*g\.dot") as info:
         render(times_one(), tmp_path / "g.svg")
     assert info.value.source_path.read_text().startswith("digraph")
