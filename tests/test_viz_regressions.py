@@ -222,7 +222,7 @@ def test_every_scope_name_that_can_exist_is_drawn_rendered_and_replayed(name, tm
     assert len(json.loads(text)) == page.steps
 
 
-def test_graphviz_failures_are_one_clear_error(tmp_path, failing_graphviz):
+def test_graphviz_failures_are_one_clear_error(tmp_path, monkeypatch, failing_graphviz):
     """Whatever Graphviz says, render raises GraphvizError (not CalledProcessError), names
     the file the DOT source was kept in, and writes no picture."""
     failing_graphviz(b"Error: syntax error in line 3 near '<'\n")
